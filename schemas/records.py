@@ -1,0 +1,93 @@
+"""The typed records of the corpus job and the mixture (see ``schemas/__init__.py`` for terms)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+SCHEMA_VERSION = "1"
+
+_RECORD = dict(frozen=True, slots=True, kw_only=True)
+
+
+def pair_id(page_url: str, image_url: str) -> str:
+    """Stable id of an (page, image) pair: the first 16 hex digits of sha1(page_url \\n image_url)."""
+    return hashlib.sha1(f"{page_url}\n{image_url}".encode("utf-8")).hexdigest()[:16]
+
+
+@dataclasses.dataclass(**_RECORD)
+class Candidate:
+    """An ``<img>`` found on a page, with the text that may describe it."""
+
+    pair_id: str
+    page_url: str
+    image_url: str
+    alt_text: str
+    context_text: str = ""
+    page_title: str = ""
+    page_lang: str = ""  # declared by <html lang>, "" when absent
+
+
+@dataclasses.dataclass(**_RECORD)
+class ImageRecord(Candidate):
+    """A candidate whose image was fetched and validated.
+
+    ``image_bytes`` is the re-encoded (resized) JPEG; ``sha256`` is of the bytes as served;
+    ``width``/``height`` are the original size; ``phash`` is the 64-bit perceptual hash in hex.
+    """
+
+    image_bytes: bytes
+    image_format: str
+    width: int
+    height: int
+    sha256: str
+    phash: str
+
+
+@dataclasses.dataclass(**_RECORD)
+class OcrLine:
+    """One line of text found in an image: 4-point box (x1,y1,…,x4,y4 in stored-image pixels)."""
+
+    text: str
+    box: list[float]
+    confidence: float
+
+
+@dataclasses.dataclass(**_RECORD)
+class AnnotatedPair(ImageRecord):
+    """An image record with language ID of its alt text and OCR of its image."""
+
+    lang: str  # ISO 639-1 where one exists, else 639-3; "und" below the confidence threshold
+    lang_conf: float
+    ocr_lines: list[OcrLine]
+    ocr_text: str  # the OCR lines joined with a space, in reading order
+    ocr_lang: str
+
+
+@dataclasses.dataclass(**_RECORD)
+class CorpusPair(AnnotatedPair):
+    """An annotated pair with its contrastive score (cosine similarity of image and alt text)."""
+
+    score: float
+
+
+@dataclasses.dataclass(**_RECORD)
+class Rejection:
+    """A record a stage did not pass on. ``record_id`` is a pair id or, for pages, the URL."""
+
+    stage: str
+    reason: str
+    record_id: str
+    url: str
+    detail: str = ""
+
+
+@dataclasses.dataclass(**_RECORD)
+class TaskExample:
+    """One training example of a mixture task: the model reads (image, prefix), writes target."""
+
+    task: str
+    image: bytes  # JPEG
+    prefix: str
+    target: str
+    lang: str
+    source_id: str  # the pair id it came from
