@@ -21,13 +21,15 @@ from schemas.records import (
     CorpusPair,
     ImageRecord,
     OcrLine,
+    Page,
     Rejection,
     TaskExample,
+    extend,
     pair_id,
 )
 from schemas.arrow import arrow_schema, from_row, to_row
 
 __all__ = [
-    "SCHEMA_VERSION", "AnnotatedPair", "Candidate", "CorpusPair", "ImageRecord", "OcrLine",
-    "Rejection", "TaskExample", "pair_id", "arrow_schema", "from_row", "to_row",
+    "SCHEMA_VERSION", "AnnotatedPair", "Candidate", "CorpusPair", "ImageRecord", "OcrLine", "Page",
+    "Rejection", "TaskExample", "extend", "pair_id", "arrow_schema", "from_row", "to_row",
 ]

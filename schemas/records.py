@@ -14,6 +14,22 @@ def pair_id(page_url: str, image_url: str) -> str:
     return hashlib.sha1(f"{page_url}\n{image_url}".encode("utf-8")).hexdigest()[:16]
 
 
+def extend(record, cls, **fields):
+    """A ``cls`` record (a subclass of ``type(record)``) made of ``record`` plus new ``fields``."""
+    base = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    return cls(**base, **fields)
+
+
+@dataclasses.dataclass(**_RECORD)
+class Page:
+    """An HTML page as fetched: final URL, crawl depth, decoded text and its X-Robots-Tag."""
+
+    url: str
+    depth: int
+    html: str
+    x_robots_tag: str = ""
+
+
 @dataclasses.dataclass(**_RECORD)
 class Candidate:
     """An ``<img>`` found on a page, with the text that may describe it."""

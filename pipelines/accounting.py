@@ -1,0 +1,81 @@
+"""Per-stage accounting: seen / kept / rejected-by-reason, written to ``stats.json``.
+
+Every stage reports what it saw independently of what it passed on and rejected, so
+``kept + sum(rejected) == seen`` is a real check, recorded per stage as ``balanced``.
+"""
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+STAGE_ORDER = ("crawl", "extract", "fetch", "dedup", "annotate", "score")
+
+
+def count_stage(stage: str, seen, kept, rejected, seen_is_count: bool = False):
+    """→ PCollection of (stage, key, n): key is "seen", "kept" or "rejected:<reason>".
+
+    ``seen`` is a PCollection of the stage's inputs, or of integers to add up when
+    ``seen_is_count`` (for a stage whose inputs are counted inside its DoFn)."""
+    seen_total = (seen | f"{stage}Seen" >> beam.CombineGlobally(sum) if seen_is_count
+                  else seen | f"{stage}SeenCount" >> beam.combiners.Count.Globally())
+    return (
+        seen_total | f"{stage}SeenRow" >> beam.Map(lambda n: (stage, "seen", n)),
+        kept | f"{stage}Kept" >> beam.combiners.Count.Globally()
+        | f"{stage}KeptRow" >> beam.Map(lambda n: (stage, "kept", n)),
+        rejected | f"{stage}Reasons" >> beam.Map(lambda r: r.reason)
+        | f"{stage}ReasonCount" >> beam.combiners.Count.PerElement()
+        | f"{stage}ReasonRow" >> beam.Map(lambda kv: (stage, f"rejected:{kv[0]}", kv[1])),
+    ) | f"{stage}Counts" >> beam.Flatten()
+
+
+def stats_from_counts(rows, extra: dict | None = None) -> dict:
+    """(stage, key, n) rows → {"stages": {stage: {seen, kept, rejected{}, balanced}}, **extra}."""
+    stages: dict[str, dict] = {}
+    for stage, key, n in rows:
+        entry = stages.setdefault(stage, {"seen": 0, "kept": 0, "rejected": {}})
+        if key.startswith("rejected:"):
+            entry["rejected"][key.split(":", 1)[1]] = int(n)
+        else:
+            entry[key] = int(n)
+    for entry in stages.values():
+        entry["rejected"] = dict(sorted(entry["rejected"].items()))
+        entry["balanced"] = entry["kept"] + sum(entry["rejected"].values()) == entry["seen"]
+    order = {s: i for i, s in enumerate(STAGE_ORDER)}
+    ordered = dict(sorted(stages.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return {"stages": ordered, **(extra or {})}
+
+
+def _write_json(path: str, data: dict) -> None:
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+class WriteStats(beam.PTransform):
+    """Count rows (+ one-element PCollections of extra values) → ``<output>/stats.json``."""
+
+    def __init__(self, path: str, extras: dict | None = None):
+        super().__init__()
+        self.path = path
+        self.extras = extras or {}
+
+    def expand(self, rows):
+        side = {name: beam.pvalue.AsSingleton(pc) for name, pc in self.extras.items()}
+
+        def write(all_rows, **extra):
+            _write_json(self.path, stats_from_counts(all_rows, extra))
+
+        return rows | "AllCounts" >> beam.combiners.ToList() | "WriteStats" >> beam.Map(
+            write, **side)
+
+
+def format_funnel(stats: dict) -> str:
+    """A plain-text table of the per-stage funnel."""
+    lines = [f"{'stage':<10}{'seen':>8}{'kept':>8}{'rejected':>10}  reasons"]
+    for stage, e in stats["stages"].items():
+        reasons = ", ".join(f"{k}={v}" for k, v in e["rejected"].items())
+        mark = "" if e["balanced"] else "  (UNBALANCED)"
+        lines.append(f"{stage:<10}{e['seen']:>8}{e['kept']:>8}"
+                     f"{sum(e['rejected'].values()):>10}  {reasons}{mark}")
+    return "\n".join(lines)

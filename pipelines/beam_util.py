@@ -1,0 +1,46 @@
+"""Small helpers shared by the stage transforms."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+REJECTED = "rejected"  # the tag of every stage's rejects output
+
+
+def par_do_with_rejects(pcoll, label: str, dofn: beam.DoFn, *args):
+    """Apply a DoFn that tags its rejections REJECTED; return (kept, rejected)."""
+    out = pcoll | label >> beam.ParDo(dofn, *args).with_outputs(REJECTED, main="kept")
+    return out.kept, out[REJECTED]
+
+
+def _rejection(record, stage: str, reason: str, detail: str):
+    from schemas import Rejection
+
+    return Rejection(stage=stage, reason=reason, record_id=record.pair_id,
+                     url=record.image_url, detail=detail[:300])
+
+
+def split_errors(pcoll, label: str, error_type, stage: str):
+    """Split a handler's output into (results, Rejections) where errors are ``error_type``
+    objects with ``record``, ``reason`` and ``detail``."""
+
+    def route(item):
+        if isinstance(item, error_type):
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, _rejection(item.record, stage, item.reason, item.detail))
+        else:
+            yield item
+
+    out = pcoll | label >> beam.FlatMap(route).with_outputs(REJECTED, main="kept")
+    return out.kept, out[REJECTED]
+
+
+def dead_letters_to_rejections(dlq, label: str, stage: str, reason: str,
+                               record_of=lambda item: item):
+    """RunInference's dead-letter output (failed batches) → one Rejection per record."""
+
+    def explode(failed):
+        batch, error = failed
+        for item in batch:
+            yield _rejection(record_of(item), stage, reason, f"{type(error).__name__}: {error}")
+
+    return dlq.failed_inferences | label >> beam.FlatMap(explode)

@@ -1,0 +1,74 @@
+"""Self-describing stage folders: Parquet shards, ``rejects/``, ``info.json``, ``stats.json``,
+``COMPLETED``. A folder with ``COMPLETED`` is finished and a rerun skips it."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas import SCHEMA_VERSION, Rejection, arrow_schema, from_row, to_row
+
+COMPLETED = "COMPLETED"
+
+
+def is_completed(folder: str) -> bool:
+    return FileSystems.exists(FileSystems.join(folder, COMPLETED))
+
+
+def mark_completed(folder: str) -> None:
+    with FileSystems.create(FileSystems.join(folder, COMPLETED)) as f:
+        f.write(datetime.datetime.now(datetime.timezone.utc).isoformat().encode())
+
+
+def write_info(folder: str, record_cls, config) -> None:
+    """``info.json``: the record type, schema version, Arrow schema and the job's config."""
+    info = {
+        "record": record_cls.__name__,
+        "schema_version": SCHEMA_VERSION,
+        "arrow_schema": arrow_schema(record_cls).to_string(),
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config,
+    }
+    with FileSystems.create(FileSystems.join(folder, "info.json")) as f:
+        f.write(json.dumps(info, indent=2, default=str).encode("utf-8"))
+
+
+def read_json(folder: str, name: str) -> dict:
+    with FileSystems.open(FileSystems.join(folder, name)) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+class WriteRecords(beam.PTransform):
+    """Records of one type → ``<folder>/part-*.parquet`` with that type's Arrow schema."""
+
+    def __init__(self, folder: str, record_cls, num_shards: int = 0):
+        super().__init__()
+        self.folder = folder
+        self.record_cls = record_cls
+        self.num_shards = num_shards
+
+    def expand(self, records):
+        return (records | "ToRows" >> beam.Map(to_row)
+                | "Parquet" >> beam.io.WriteToParquet(
+                    FileSystems.join(self.folder, "part"), arrow_schema(self.record_cls),
+                    file_name_suffix=".parquet", num_shards=self.num_shards))
+
+
+class WriteRejects(WriteRecords):
+    """Rejections → ``<folder>/rejects/part-*.parquet`` (one ``reason`` column among others)."""
+
+    def __init__(self, folder: str):
+        super().__init__(FileSystems.join(folder, "rejects"), Rejection)
+
+
+def read_records(folder: str, record_cls) -> list:
+    """All records of a finished local folder (for tests, the mixture driver and reports)."""
+    files = sorted(f for f in os.listdir(folder) if f.startswith("part-"))
+    rows = []
+    for name in files:
+        rows.extend(pq.read_table(os.path.join(folder, name)).to_pylist())
+    return [from_row(record_cls, r) for r in rows]

@@ -1,0 +1,120 @@
+"""HTML → links and image candidates. Pure (no Beam, no network); parsing by selectolax (lexbor)."""
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+from selectolax.lexbor import LexborHTMLParser
+
+from quality_filters.robots import opts_out_of_ai
+from quality_filters.text import check_alt_text, normalize_text
+from schemas import Candidate, Page, Rejection, pair_id
+
+CONTEXT_CHARS = 300
+_SKIP_EXTENSIONS = (".svg", ".svgz")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRef:
+    src: str  # absolute URL, or "" when the tag had no usable source
+    raw_src: str
+    alt: str
+    context: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedPage:
+    title: str
+    lang: str
+    meta_robots: str
+    links: list[str]
+    images: list[ImageRef]
+
+
+def _largest_srcset(srcset: str) -> str:
+    """The URL of the widest (or highest-density) candidate of a srcset attribute."""
+    best, best_size = "", -1.0
+    for item in srcset.split(","):
+        bits = item.strip().split()
+        if not bits:
+            continue
+        size = 1.0
+        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
+            size = float(bits[1][:-1])
+        if size > best_size:
+            best, best_size = bits[0], size
+    return best
+
+
+def _context(node, alt: str) -> str:
+    """Text near the image: its figure's caption, else its parent's text, minus the alt."""
+    figure = node
+    while figure is not None and figure.tag not in ("figure", "body"):
+        figure = figure.parent
+    if figure is not None and figure.tag == "figure":
+        caption = figure.css_first("figcaption")
+        if caption is not None:
+            return normalize_text(caption.text())[:CONTEXT_CHARS]
+    parent = node.parent
+    text = normalize_text(parent.text(separator=" ")) if parent is not None else ""
+    return text.replace(alt, "").strip()[:CONTEXT_CHARS]
+
+
+def _image_ref(node, base: str) -> ImageRef:
+    attrs = node.attributes
+    raw = attrs.get("srcset") and _largest_srcset(attrs["srcset"] or "")
+    raw = raw or attrs.get("data-src") or attrs.get("src") or ""
+    alt = normalize_text(attrs.get("alt") or attrs.get("title") or "")
+    src = "" if raw.startswith("data:") or not raw else urllib.parse.urljoin(base, raw.strip())
+    return ImageRef(src=src, raw_src=raw[:200], alt=alt, context=_context(node, alt))
+
+
+def parse_page(html: str, page_url: str) -> ParsedPage:
+    tree = LexborHTMLParser(html)
+    base_node = tree.css_first("base[href]")
+    base = urllib.parse.urljoin(page_url, base_node.attributes["href"]) if base_node else page_url
+    html_node = tree.css_first("html")
+    title = tree.css_first("title")
+    robots = [m.attributes.get("content") or "" for m in tree.css("meta[name]")
+              if (m.attributes.get("name") or "").lower() in ("robots", "openwebli")]
+    links = []
+    for a in tree.css("a[href]"):
+        url = urllib.parse.urljoin(base, (a.attributes.get("href") or "").strip())
+        url = urllib.parse.urldefrag(url).url
+        if url.startswith(("http://", "https://")):
+            links.append(url)
+    return ParsedPage(
+        title=normalize_text(title.text()) if title else "",
+        lang=(html_node.attributes.get("lang") or "") if html_node else "",
+        meta_robots=", ".join(robots),
+        links=links,
+        images=[_image_ref(n, base) for n in tree.css("img")],
+    )
+
+
+def candidates_from_page(page: Page, parsed: ParsedPage):
+    """Yield a Candidate or a Rejection (stage "extract") for every <img> on the page."""
+    noai = opts_out_of_ai(page.x_robots_tag, parsed.meta_robots)
+    for ref in parsed.images:
+        pid = pair_id(page.url, ref.src or ref.raw_src)
+        reason, detail = _reject_reason(ref, noai)
+        if reason:
+            yield Rejection(stage="extract", reason=reason, record_id=pid,
+                            url=ref.src or ref.raw_src, detail=detail)
+            continue
+        yield Candidate(pair_id=pid, page_url=page.url, image_url=ref.src, alt_text=ref.alt,
+                        context_text=ref.context, page_title=parsed.title,
+                        page_lang=parsed.lang)
+
+
+def _reject_reason(ref: ImageRef, noai: bool) -> tuple[str, str]:
+    if noai:
+        return "noai", "page opts out of AI use"
+    if ref.raw_src.startswith("data:"):
+        return "data_uri", ""
+    if not ref.src:
+        return "no_src", ""
+    if urllib.parse.urlsplit(ref.src).path.lower().endswith(_SKIP_EXTENSIONS):
+        return "svg", ""
+    verdict = check_alt_text(ref.alt)
+    return (verdict.reason, verdict.detail) if not verdict.keep else ("", "")

@@ -1,0 +1,153 @@
+"""Beam transforms of the crawl stage: seed URLs → pages (breadth-first, to a depth) → candidates."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import urllib.parse
+
+import apache_beam as beam
+
+from pipelines.beam_util import REJECTED, par_do_with_rejects
+from pipelines.crawl.extract import candidates_from_page, parse_page
+from pipelines.crawl.robots import RobotsCache
+from pipelines.http import FetchConfig, Fetcher, FetchError
+from schemas import Candidate, Page, Rejection
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class CrawlConfig:
+    max_depth: int = 3  # seeds are depth 0
+    same_host_only: bool = True
+    max_pages_per_level: int = 100_000
+    fetch: FetchConfig = FetchConfig()
+
+
+def decode_html(body: bytes, content_type: str) -> str:
+    """Bytes → text using the header charset, else <meta charset>, else UTF-8 (with replacement)."""
+    charset = ""
+    if "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+    if not charset:
+        match = _META_CHARSET.search(body[:4096])
+        charset = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+class FetchPageFn(beam.DoFn):
+    """(url, depth) → Page, or a Rejection (stage "crawl") tagged REJECTED."""
+
+    def __init__(self, config: CrawlConfig):
+        self.config = config
+
+    def setup(self):
+        self.fetcher = Fetcher(self.config.fetch)
+        self.robots = RobotsCache(self.fetcher)
+
+    def process(self, item):
+        url, depth = item
+        reason, detail, page = self._fetch(url, depth)
+        if page is not None:
+            yield page
+        else:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, Rejection(stage="crawl", reason=reason, record_id=url, url=url,
+                                    detail=detail))
+
+    def _fetch(self, url: str, depth: int):
+        if not self.robots.allowed(url):
+            return "robots_disallowed", "", None
+        try:
+            resp = self.fetcher.get(url)
+        except FetchError as e:
+            return e.reason, e.detail, None
+        if resp.status != 200:
+            return f"http_{resp.status}", "", None
+        ctype = resp.headers.get("content-type", "")
+        if "html" not in ctype.lower():
+            return "not_html", ctype, None
+        html = decode_html(resp.body, ctype)
+        return "", "", Page(url=resp.url, depth=depth, html=html,
+                            x_robots_tag=resp.headers.get("x-robots-tag", ""))
+
+
+def _page_links(page: Page, config: CrawlConfig):
+    host = urllib.parse.urlsplit(page.url).netloc
+    for link in set(parse_page(page.html, page.url).links):
+        if not config.same_host_only or urllib.parse.urlsplit(link).netloc == host:
+            yield link
+
+
+def _unseen(grouped):
+    url, sides = grouped
+    if sides["new"] and not sides["seen"]:
+        yield url
+
+
+class CrawlPages(beam.PTransform):
+    """Seed URLs → every page reachable within the site up to ``max_depth`` links away.
+
+    The breadth-first crawl is unrolled into ``max_depth + 1`` levels of the Beam graph; each
+    level fetches the URLs that no earlier level saw. Returns (pages, rejections, urls fetched).
+    """
+
+    def __init__(self, config: CrawlConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, seeds):
+        frontier = seeds
+        seen = frontier
+        pages_levels, reject_levels, url_levels = [], [], []
+        for depth in range(self.config.max_depth + 1):
+            with_depth = frontier | f"Fetch{depth}" >> beam.Map(lambda u, d=depth: (u, d))
+            pages, rejects = par_do_with_rejects(
+                with_depth, f"FetchPages{depth}", FetchPageFn(self.config))
+            url_levels.append(frontier)
+            pages_levels.append(pages)
+            reject_levels.append(rejects)
+            if depth == self.config.max_depth:
+                break
+            links = pages | f"Links{depth}" >> beam.FlatMap(_page_links, self.config)
+            frontier = self._unseen(links, seen, depth)
+            seen = (seen, frontier) | f"Seen{depth}" >> beam.Flatten()
+        pages = pages_levels | "AllPages" >> beam.Flatten()
+        rejects = reject_levels | "AllPageRejects" >> beam.Flatten()
+        urls = url_levels | "AllUrls" >> beam.Flatten()
+        return pages, rejects, urls
+
+    def _unseen(self, links, seen, depth):
+        new = links | f"KeyNew{depth}" >> beam.Map(lambda u: (u, 1))
+        old = seen | f"KeySeen{depth}" >> beam.Map(lambda u: (u, 1))
+        return ({"new": new, "seen": old} | f"Join{depth}" >> beam.CoGroupByKey()
+                | f"Unseen{depth}" >> beam.FlatMap(_unseen))
+
+
+IMAGES_SEEN = "images_seen"
+
+
+class ExtractFn(beam.DoFn):
+    """Page → Candidate for each usable <img>, Rejection (stage "extract") for the others, and
+    the number of <img> tags on the page, tagged IMAGES_SEEN (for the stage's accounting)."""
+
+    def process(self, page: Page):
+        parsed = parse_page(page.html, page.url)
+        yield beam.pvalue.TaggedOutput(IMAGES_SEEN, len(parsed.images))
+        for item in candidates_from_page(page, parsed):
+            if isinstance(item, Candidate):
+                yield item
+            else:
+                yield beam.pvalue.TaggedOutput(REJECTED, item)
+
+
+class ExtractCandidates(beam.PTransform):
+    """Pages → (candidates, rejections, number of <img> tags per page)."""
+
+    def expand(self, pages):
+        out = pages | "Extract" >> beam.ParDo(ExtractFn()).with_outputs(
+            REJECTED, IMAGES_SEEN, main="kept")
+        return out.kept, out[REJECTED], out[IMAGES_SEEN]

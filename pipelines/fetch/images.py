@@ -1,0 +1,43 @@
+"""Candidate → ImageRecord: fetch politely, validate, resize, hash. Pure logic (no Beam)."""
+from __future__ import annotations
+
+import dataclasses
+
+from pipelines.crawl.robots import RobotsCache
+from pipelines.http import FetchConfig, Fetcher, FetchError
+from quality_filters.image import ImageRules, process_image
+from quality_filters.robots import opts_out_of_ai
+from schemas import Candidate, ImageRecord, Rejection, extend
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFetchConfig:
+    fetch: FetchConfig = FetchConfig()
+    rules: ImageRules = ImageRules()
+    threads: int = 16  # concurrent requests per worker
+
+
+def fetch_image(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache,
+                rules: ImageRules) -> ImageRecord | Rejection:
+    """Fetch and validate one candidate's image; every failure is a Rejection with a reason."""
+
+    def reject(reason: str, detail: str = "") -> Rejection:
+        return Rejection(stage="fetch", reason=reason, record_id=candidate.pair_id,
+                         url=candidate.image_url, detail=detail)
+
+    if not robots.allowed(candidate.image_url):
+        return reject("robots_disallowed")
+    try:
+        resp = fetcher.get(candidate.image_url)
+    except FetchError as e:
+        return reject(e.reason, e.detail)
+    if resp.status != 200:
+        return reject(f"http_{resp.status}")
+    if opts_out_of_ai(resp.headers.get("x-robots-tag", "")):
+        return reject("noai", "X-Robots-Tag")
+    verdict, image = process_image(resp.body, rules)
+    if not verdict.keep:
+        return reject(verdict.reason, verdict.detail)
+    return extend(candidate, ImageRecord, image_bytes=image.jpeg, image_format=image.format,
+                       width=image.width, height=image.height, sha256=image.sha256,
+                       phash=image.phash)

@@ -1,0 +1,193 @@
+"""The bundled sample site: a small multilingual website the demo and the tests crawl.
+
+``generate_site`` writes it to a folder; ``serve_site`` serves that folder on 127.0.0.1.
+What is in it (all generated, deterministic for a seed):
+- gallery pages in six languages (``<html lang>`` set) with photo-like scenes and alt texts that
+  describe them, some with ``<figure>``/``<figcaption>``, some with ``srcset``;
+- sign pages with words rendered in images (for OCR);
+- images whose alt text does not match (a wrong caption, a placeholder, a file name), broken
+  images (garbage, truncated JPEG, HTML served as an image), tiny images and exact duplicates;
+- ``/private/`` disallowed by ``robots.txt``; ``noai.html`` marked ``<meta name="robots"
+  content="noai">``; images under ``/img/noai/`` served with ``X-Robots-Tag: noai``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import html
+import http.server
+import io
+import random
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from pipelines import synthetic
+
+ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteSpec:
+    gallery_pages: int = 30
+    sign_pages: int = 8
+    images_per_page: int = 4
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class _Img:
+    src: str
+    alt: str
+    caption: str = ""  # <figcaption>, if any
+    srcset: str = ""
+
+
+class _SiteWriter:
+    def __init__(self, root: Path, rng: random.Random):
+        self.root, self.rng = root, rng
+        self.counts = {"pages": 0, "images": 0, "img_tags": 0}
+
+    def image(self, rel: str, img: Image.Image, fmt: str = "JPEG") -> str:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path, format=fmt, quality=88) if fmt == "JPEG" else img.save(path, format=fmt)
+        self.counts["images"] += 1
+        return "/" + rel
+
+    def raw(self, rel: str, data: bytes) -> str:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.counts["images"] += 1
+        return "/" + rel
+
+    def page(self, rel: str, title: str, lang: str, imgs: list[_Img], links: list[str],
+             meta_robots: str = "") -> str:
+        body = [f"<h1>{html.escape(title)}</h1>"]
+        for i, im in enumerate(imgs):
+            srcset = f' srcset="{im.srcset}"' if im.srcset else ""
+            tag = f'<img src="{im.src}"{srcset} alt="{html.escape(im.alt)}">'
+            if im.caption:
+                body.append(f"<figure>{tag}<figcaption>{html.escape(im.caption)}</figcaption></figure>")
+            else:
+                body.append(f"<p>{tag} #{i + 1}</p>")
+        body += [f'<p><a href="{link}">{html.escape(link)}</a></p>' for link in links]
+        meta = f'<meta name="robots" content="{meta_robots}">' if meta_robots else ""
+        doc = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{meta}'
+               f"<title>{html.escape(title)}</title></head><body>{''.join(body)}</body></html>")
+        (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (self.root / rel).write_text(doc, encoding="utf-8")
+        self.counts["pages"] += 1
+        self.counts["img_tags"] += len(imgs)
+        return "/" + rel
+
+
+def _scene_img(w: _SiteWriter, rel: str, lang: str) -> _Img:
+    rng = w.rng
+    scene = synthetic.random_scene(rng)
+    size = (rng.randint(200, 480), rng.randint(160, 400))
+    src = w.image(rel, synthetic.render_scene(scene, size, rng))
+    alt = synthetic.scene_caption(scene, lang)
+    roll = rng.random()
+    if roll < 0.15:  # a caption of some other scene: should score low
+        alt = synthetic.scene_caption(synthetic.random_scene(rng), lang)
+    elif roll < 0.2:
+        alt = rng.choice(["image", "IMG_0042.jpg", "photo"])
+    caption = alt if rng.random() < 0.3 else ""
+    return _Img(src=src, alt=alt, caption=caption)
+
+
+def _gallery(w: _SiteWriter, spec: SiteSpec) -> list[str]:
+    urls = []
+    for n in range(spec.gallery_pages):
+        lang = synthetic.LANGS[n % len(synthetic.LANGS)]
+        imgs = [_scene_img(w, f"img/g{n:02d}-{i}.jpg", lang) for i in range(spec.images_per_page)]
+        if n % 7 == 3:  # the same bytes under another URL: an exact duplicate
+            imgs.append(_Img(src=imgs[0].src.replace(".jpg", "-copy.jpg"), alt=imgs[0].alt))
+            (w.root / imgs[-1].src[1:]).write_bytes((w.root / imgs[0].src[1:]).read_bytes())
+            w.counts["images"] += 1
+        if n % 5 == 1:  # a srcset whose largest candidate is the real image
+            imgs[1].srcset = f"/img/missing-small.jpg 100w, {imgs[1].src} 800w"
+            imgs[1].src = "/img/missing-small.jpg"
+        nxt = f"/gallery/{n + 1:02d}.html" if n + 1 < spec.gallery_pages else "/index.html"
+        urls.append(w.page(f"gallery/{n:02d}.html", f"Gallery {n}", lang, imgs, [nxt]))
+    return urls
+
+
+def _signs(w: _SiteWriter, spec: SiteSpec) -> list[str]:
+    urls = []
+    for n in range(spec.sign_pages):
+        lang = synthetic.LANGS[n % len(synthetic.LANGS)]
+        imgs = []
+        for i in range(spec.images_per_page):
+            word = w.rng.choice(synthetic.SIGN_WORDS)
+            size = (w.rng.randint(260, 420), w.rng.randint(120, 200))
+            src = w.image(f"img/s{n:02d}-{i}.jpg", synthetic.render_sign(word, size, w.rng))
+            imgs.append(_Img(src=src, alt=synthetic.sign_caption(word, lang)))
+        urls.append(w.page(f"signs/{n:02d}.html", f"Signs {n}", lang, imgs, ["/index.html"]))
+    return urls
+
+
+def _odd_cases(w: _SiteWriter) -> list[str]:
+    """Broken, tiny, opted-out and disallowed images, each on a page of its own kind."""
+    rng = w.rng
+    good = synthetic.render_scene(synthetic.random_scene(rng), (300, 200), rng)
+    jpeg = io.BytesIO()
+    good.save(jpeg, format="JPEG")
+    broken = [
+        _Img(w.raw("img/broken-garbage.jpg", rng.randbytes(2000)), "a red circle on a blue background"),
+        _Img(w.raw("img/broken-truncated.jpg", jpeg.getvalue()[:1500]), "a green square on a white background"),
+        _Img(w.raw("img/broken-html.jpg", b"<html><body>Not found</body></html>"), "a black triangle on a yellow background"),
+        _Img(w.image("img/tiny.png", Image.new("RGB", (8, 8), (255, 0, 0)), "PNG"), "a tiny red square"),
+        _Img(w.image("img/thin.png", Image.new("RGB", (600, 40), (0, 0, 255)), "PNG"), "a thin blue line"),
+        _Img("/img/does-not-exist.jpg", "a white diamond on a black background"),
+        _Img("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "tracking pixel"),
+        _Img(w.image("img/noai/opted-out.jpg", good), "a photo whose server says noai"),
+        _Img(w.image("img/noalt.jpg", good), ""),
+    ]
+    private = [_Img(w.image("private/secret.jpg", good), "a private picture")]
+    noai = [_Img(w.image("img/noai-page.jpg", good), "an image on a page that opted out")]
+    return [
+        w.page("odd.html", "Odd images", "en", broken, ["/index.html", "/private/page.html"]),
+        w.page("private/page.html", "Private", "en", private, ["/index.html"]),
+        w.page("noai.html", "No AI", "en", noai, ["/index.html"], meta_robots="noai"),
+    ]
+
+
+def generate_site(root: str | Path, spec: SiteSpec = SiteSpec()) -> dict:
+    """Write the sample site under ``root``; return counts of pages, image files and <img> tags."""
+    w = _SiteWriter(Path(root), random.Random(spec.seed))
+    w.root.mkdir(parents=True, exist_ok=True)
+    (w.root / "robots.txt").write_text(ROBOTS_TXT)
+    gallery, signs, odd = _gallery(w, spec), _signs(w, spec), _odd_cases(w)
+    # /private/page.html is linked only from odd.html, one level deeper.
+    links = gallery + signs + [u for u in odd if not u.startswith("/private/")]
+    w.page("index.html", "OpenWebLI sample site", "en", [], links)
+    return dict(w.counts)
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        if self.path.startswith("/img/noai/"):
+            self.send_header("X-Robots-Tag", "noai, noimageai")
+        super().end_headers()
+
+    def log_message(self, *args):  # quiet: the demo prints its own progress
+        pass
+
+
+@contextlib.contextmanager
+def serve_site(root: str | Path):
+    """Serve ``root`` on 127.0.0.1 (a free port) in a background thread; yield the base URL."""
+    handler = functools.partial(_Handler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
