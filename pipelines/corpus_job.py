@@ -23,7 +23,7 @@ from pipelines.crawl.transforms import CrawlConfig, CrawlPages, ExtractCandidate
 from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages
-from pipelines.http import FetchConfig
+from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair
 
@@ -40,8 +40,9 @@ class CorpusConfig:
     langid: LangIdConfig = LangIdConfig()
     num_shards: int = 0  # 0 → the runner decides
 
-    def allowing_private_networks(self) -> "CorpusConfig":
-        fetch = dataclasses.replace(self.crawl.fetch, allow_private_networks=True)
+    def allowing_networks(self, networks: tuple[str, ...] = PRIVATE_NETWORKS) -> "CorpusConfig":
+        """The same config with fetching allowed into ``networks`` (loopback, private)."""
+        fetch = dataclasses.replace(self.crawl.fetch, allowed_networks=tuple(networks))
         return dataclasses.replace(
             self, crawl=dataclasses.replace(self.crawl, fetch=fetch),
             images=dataclasses.replace(self.images, fetch=fetch))

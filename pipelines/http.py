@@ -1,8 +1,10 @@
 """HTTP GET with the guards a crawler needs: scheme check, SSRF guard, redirect limit, body cap.
 
 Built on ``requests``. The SSRF guard resolves the host and refuses addresses that are not
-globally routable (loopback, private, link-local, multicast, reserved) unless
-``allow_private_networks`` is set, and checks again on every redirect. Known gap, left for the
+globally routable (loopback, private, link-local, multicast, reserved) unless the address is in
+one of ``allowed_networks``, and checks again on every redirect. ``PRIVATE_NETWORKS`` (what
+``--allow-private-networks`` allows) holds loopback and the private ranges but not link-local,
+so cloud metadata addresses such as 169.254.169.254 stay refused. Known gap, left for the
 fetch issue: the connection resolves the name a second time (a DNS-rebinding window).
 """
 from __future__ import annotations
@@ -14,6 +16,8 @@ import urllib.parse
 
 import requests
 
+PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                    "fc00::/7")
 DEFAULT_USER_AGENT = "OpenWebLI/0.1 (+https://github.com/openwebli; research crawler)"
 
 
@@ -41,10 +45,10 @@ class FetchConfig:
     read_timeout: float = 15.0
     max_bytes: int = 20_000_000
     max_redirects: int = 5
-    allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDRs allowed although not globally routable
 
 
-def check_address(url: str, allow_private: bool) -> None:
+def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
     """Raise FetchError unless ``url`` is http(s) to a host whose addresses may be fetched."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -55,9 +59,10 @@ def check_address(url: str, allow_private: bool) -> None:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise FetchError("dns_error", str(e)) from e
+    networks = [ipaddress.ip_network(n) for n in allowed_networks]
     for info in infos:
         addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global and not allow_private:
+        if not addr.is_global and not any(addr in net for net in networks):
             raise FetchError("blocked_address", f"{parts.hostname} → {addr}")
 
 
@@ -71,7 +76,7 @@ class Fetcher:
 
     def get(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
-            check_address(url, self.config.allow_private_networks)
+            check_address(url, self.config.allowed_networks)
             resp = self._request(url)
             if resp.is_redirect and "location" in resp.headers:
                 url = urllib.parse.urljoin(url, resp.headers["location"])

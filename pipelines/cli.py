@@ -1,0 +1,144 @@
+"""The ``openwebli`` command line. Corpus-stage commands also take Beam pipeline options
+(``--runner``, ``--job_endpoint``, ``--direct_running_mode`` …): unknown flags go to Beam."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+
+def _corpus_config(args):
+    from pipelines.corpus_job import CorpusConfig
+    from pipelines.crawl.transforms import CrawlConfig
+    from pipelines.score.scorer_model import default_scorer_spec
+
+    config = CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
+                          keep_fraction=args.keep_fraction,
+                          crawl=CrawlConfig(max_depth=args.max_depth))
+    return config.allowing_networks() if args.allow_private_networks else config
+
+
+def cmd_build(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.accounting import format_funnel
+    from pipelines.corpus_job import run_corpus_job
+
+    stats = run_corpus_job(args.seeds, args.output, _corpus_config(args),
+                           PipelineOptions(beam_args), force=args.force)
+    print(format_funnel(stats))
+    print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
+
+
+def cmd_mixture(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.mixture.job import run_mixture_job
+    from pipelines.mixture.spec import DEFAULT_SPEC, MixtureSpec
+
+    spec = MixtureSpec.from_file(args.spec) if args.spec else DEFAULT_SPEC
+    stats = run_mixture_job(args.corpus, args.output, spec, PipelineOptions(beam_args),
+                            force=args.force)
+    print(json.dumps(stats, indent=2))
+
+
+def cmd_train_scorer(args, _):
+    from pipelines.score.train_scorer import train_scorer
+
+    kwargs = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+    result = train_scorer(args.output, **kwargs)
+    print(json.dumps(result, indent=2))
+
+
+def cmd_train(args, _):
+    from model.configs import get_config
+    from model.train import train
+
+    result = train(get_config(args.config), args.data, args.workdir,
+                   scorer_checkpoint=args.scorer_checkpoint)
+    print(json.dumps(result, indent=2))
+
+
+def cmd_predict(args, _):
+    from model.predict import load
+
+    with open(args.image, "rb") as f:
+        print(load(args.checkpoint).predict(f.read(), args.prompt))
+
+
+def cmd_demo(args, beam_args):
+    from pipelines.demo import run_demo
+
+    run_demo(args.workdir, beam_args, force=args.force)
+
+
+def _add_corpus_args(p):
+    p.add_argument("--seeds", nargs="+", required=True, help="start URLs of a live crawl")
+    p.add_argument("--output", required=True, help="corpus folder to write")
+    p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
+    p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
+    p.add_argument("--max-depth", type=int, default=3, help="links followed from the seeds")
+    p.add_argument("--allow-private-networks", action="store_true",
+                   help="let the fetcher reach loopback/private addresses (tests, demo)")
+    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="openwebli", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="the whole thing on the bundled sample site")
+    p.add_argument("--workdir", default="runs/demo")
+    p.add_argument("--force", action="store_true", help="redo finished steps")
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("build", help="all corpus stages fused into one Beam job")
+    _add_corpus_args(p)
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("mixture", help="corpus folder → PaLI mixture shards (ArrayRecord)")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--spec", help="JSON file: {\"rates\": {task: rate}, \"num_shards\": N}")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_mixture)
+    p = sub.add_parser("train-scorer", help="train the project's contrastive scorer (SigLIP)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(fn=cmd_train_scorer)
+    p = sub.add_parser("train", help="train PaLI on a mixture folder")
+    p.add_argument("--config", default="demo", help="NAME[:key=value,…]")
+    p.add_argument("--data", required=True, help="mixture folder")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--scorer-checkpoint", help="open_clip state dict to initialise the frozen ViT")
+    p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("predict", help="answer a prompt about an image")
+    p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
+    p.add_argument("--image", required=True)
+    p.add_argument("--prompt", default="caption en")
+    p.set_defaults(fn=cmd_predict)
+    return top
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apache_beam", "absl", "jax", "orbax", "root"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args, beam_args = parser().parse_known_args(argv)
+    if beam_args and args.command not in ("build", "mixture", "demo"):
+        parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
+    try:
+        args.fn(args, beam_args)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        if os.environ.get("OPENWEBLI_DEBUG"):
+            raise
+        print(f"openwebli {args.command}: error: {e}\n(set OPENWEBLI_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Shared fixtures: real test data, a generated sample site served on 127.0.0.1."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Before anything imports jax: two simulated CPU devices, so the trainer's mesh is real.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """The real third-party data (``../shared/data`` or ``$OPENWEBLI_TEST_DATA``)."""
+    path = Path(os.environ.get("OPENWEBLI_TEST_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        raise FileNotFoundError(f"test data not found at {path}; set OPENWEBLI_TEST_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_site(tmp_path_factory):
+    """A small sample site on disk: (root, counts)."""
+    from pipelines.sample_site import SiteSpec, generate_site
+
+    root = tmp_path_factory.mktemp("site")
+    counts = generate_site(root, SiteSpec(gallery_pages=8, sign_pages=2, images_per_page=3, seed=7))
+    return root, counts
+
+
+@pytest.fixture(scope="session")
+def site_url(small_site):
+    """The small site served on 127.0.0.1 for the whole session."""
+    from pipelines.sample_site import serve_site
+
+    with serve_site(small_site[0]) as base:
+        yield base

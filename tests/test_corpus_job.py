@@ -1,0 +1,67 @@
+"""The corpus job end to end over real HTTP on a generated site, with the real models."""
+import glob
+import math
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.corpus_io import is_completed, read_json, read_records
+from pipelines.corpus_job import CorpusConfig, run_corpus_job
+from pipelines.score.scorer_model import default_scorer_spec
+from schemas import CorpusPair
+
+
+@pytest.fixture(scope="module")
+def corpus(site_url, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("corpus"))
+    config = CorpusConfig(scorer_spec=default_scorer_spec()).allowing_networks(("127.0.0.1/32",))
+    stats = run_corpus_job([f"{site_url}/index.html"], out, config)
+    return out, stats
+
+
+def test_every_stage_accounts_for_what_it_saw(corpus, small_site):
+    _, stats = corpus
+    stages = stats["stages"]
+    assert list(stages) == ["crawl", "extract", "fetch", "dedup", "annotate", "score"]
+    assert all(s["balanced"] for s in stages.values()), stages
+    for upstream, downstream in zip(list(stages)[2:], list(stages)[3:]):
+        assert stages[upstream]["kept"] == stages[downstream]["seen"]
+    assert stages["fetch"]["seen"] == stages["extract"]["kept"]
+    _, counts = small_site
+    assert stages["crawl"]["seen"] == counts["pages"]
+    assert stages["extract"]["seen"] == counts["img_tags"] - 1  # the robots-disallowed page's
+
+
+def test_rejection_reasons(corpus):
+    _, stats = corpus
+    rejected = {stage: s["rejected"] for stage, s in stats["stages"].items()}
+    assert rejected["crawl"] == {"robots_disallowed": 1}
+    assert {"noai", "data_uri", "no_alt_text"} <= set(rejected["extract"])
+    fetch = rejected["fetch"]
+    assert (fetch["undecodable"], fetch["too_small"], fetch["extreme_aspect_ratio"], fetch["noai"]) == (3, 1, 1, 1)
+    assert fetch["http_404"] >= 1
+    assert rejected["dedup"]["duplicate_sha256"] >= 1
+
+
+def test_global_top_ten_percent_written(corpus):
+    out, stats = corpus
+    pairs = read_records(out, CorpusPair)
+    scored = stats["stages"]["score"]["seen"]
+    assert len(pairs) == stats["stages"]["score"]["kept"]
+    assert max(1, int(0.1 * scored)) <= len(pairs) <= math.ceil(0.1 * scored)
+    threshold = stats["score_threshold"]
+    rejects = pq.read_table(glob.glob(f"{out}/rejects/*.parquet")).to_pylist()
+    below = [float(r["detail"]) for r in rejects if r["reason"] == "below_score_threshold"]
+    assert min(p.score for p in pairs) >= threshold >= max(below) - 1e-4
+    total_rejected = sum(sum(s["rejected"].values()) for s in stats["stages"].values())
+    assert len(rejects) == total_rejected
+    assert all(p.lang != "" and p.phash and len(p.sha256) == 64 for p in pairs)
+
+
+def test_folder_describes_itself_and_rerun_skips(corpus, site_url):
+    out, stats = corpus
+    assert is_completed(out)
+    info = read_json(out, "info.json")
+    assert info["record"] == "CorpusPair" and info["config"]["keep_fraction"] == 0.1
+    again = run_corpus_job([f"{site_url}/index.html"], out, CorpusConfig(scorer_spec="unused"))
+    assert again == stats
