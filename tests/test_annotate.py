@@ -1,0 +1,39 @@
+"""The annotate stage in a Beam pipeline: real EasyOCR and lid.176; one bad image is one reject."""
+import io
+import random
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.annotate.transforms import Annotate
+from pipelines.synthetic import render_sign
+from schemas import ImageRecord
+
+
+def _record(pid: str, alt: str, jpeg: bytes) -> ImageRecord:
+    return ImageRecord(pair_id=pid, page_url="http://site.test/", image_url=f"http://site.test/{pid}",
+                       alt_text=alt, image_bytes=jpeg, image_format="JPEG", width=1, height=1,
+                       sha256=pid, phash="0")
+
+
+def _sign(word: str) -> bytes:
+    out = io.BytesIO()
+    render_sign(word, (340, 150), random.Random(3)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def test_annotate_labels_and_routes_a_failure_to_rejects():
+    records = [
+        _record("a", "un panneau dans la rue qui dit HOTEL", _sign("HOTEL")),
+        _record("b", "уличная вывеска с надписью TAXI", _sign("TAXI")),
+        _record("bad", "a sign", b"\xff\xd8 not really a jpeg"),
+    ]
+    with TestPipeline() as p:
+        pairs, rejects = p | beam.Create(records) | Annotate()
+        # One word is too little text for lid.176 to pass the confidence threshold: "und".
+        summary = pairs | beam.Map(lambda a: (a.pair_id, a.lang, a.ocr_text.upper(), a.ocr_lang))
+        assert_that(summary, equal_to([("a", "fr", "HOTEL", "und"), ("b", "ru", "TAXI", "und")]),
+                    label="Annotated")
+        assert_that(rejects | beam.Map(lambda r: (r.record_id, r.stage, r.reason)),
+                    equal_to([("bad", "annotate", "ocr_error")]), label="Rejected")
