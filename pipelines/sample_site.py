@@ -182,8 +182,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve_site(root: str | Path):
     """Serve ``root`` on 127.0.0.1 (a free port) in a background thread; yield the base URL."""
-    handler = functools.partial(_Handler, directory=str(root))
+    with serve_http(functools.partial(_Handler, directory=str(root))) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serve_http(handler):
+    """Run an HTTP request handler on 127.0.0.1 (a free port) in a thread; yield the base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

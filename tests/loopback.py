@@ -1,10 +1,10 @@
 """A scriptable HTTP server on 127.0.0.1 for tests: path → (status, headers, body or callable)."""
 from __future__ import annotations
 
-import contextlib
 import http.server
-import threading
 import time
+
+from pipelines.sample_site import serve_http
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -47,15 +47,6 @@ def slow(wfile, seconds=3.0):
         pass
 
 
-@contextlib.contextmanager
 def serve(routes: dict):
-    handler = type("Handler", (_Handler,), {"routes": routes})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """Serve ``routes`` on 127.0.0.1; a context manager yielding the base URL."""
+    return serve_http(type("Handler", (_Handler,), {"routes": routes}))

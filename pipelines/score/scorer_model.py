@@ -1,0 +1,91 @@
+"""The contrastive scorer: any open_clip model, loaded from a local checkpoint or a hub tag.
+
+A scorer spec is ``MODEL[:CHECKPOINT]``: MODEL is an open_clip model name (the project's own
+``openwebli-tiny`` is registered from the JSON beside this file) and CHECKPOINT is a local
+state-dict file or an open_clip pretrained tag (which needs a network to download).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.paths import models_dir
+
+PROJECT_MODEL = "openwebli-tiny"  # trained with the SigLIP loss; a name with "siglip" in it
+# would make open_clip pick its (T5, transformers) SigLIP tokenizer
+_CONFIG = Path(__file__).with_name(f"{PROJECT_MODEL}.json")
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+
+
+def register_project_models() -> None:
+    import open_clip
+
+    if PROJECT_MODEL not in open_clip.list_models():
+        open_clip.add_model_config(_CONFIG)
+
+
+def default_scorer_spec() -> str:
+    """The project's scorer as trained by ``make models`` (or ``$OPENWEBLI_SCORER``)."""
+    return os.environ.get("OPENWEBLI_SCORER",
+                          f"{PROJECT_MODEL}:{models_dir() / 'scorer' / 'scorer.pt'}")
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """``MODEL[:CHECKPOINT]`` → (model, checkpoint or ""); ``hf-hub:org/name`` stays whole."""
+    if spec.startswith("hf-hub:"):
+        return spec, ""
+    name, _, checkpoint = spec.partition(":")
+    return name, checkpoint
+
+
+def _is_path(checkpoint: str) -> bool:
+    return os.sep in checkpoint or checkpoint.endswith(_CHECKPOINT_SUFFIXES)
+
+
+class Scorer:
+    """A loaded open_clip model; ``score`` gives the cosine similarity of each (image, text)."""
+
+    def __init__(self, name: str, checkpoint: str, device: str = "cpu"):
+        import open_clip
+        import torch
+
+        register_project_models()
+        if name not in open_clip.list_models() and not name.startswith("hf-hub:"):
+            raise ValueError(f"unknown open_clip model {name!r} (see open_clip.list_models())")
+        if checkpoint and _is_path(checkpoint) and not Path(checkpoint).is_file():
+            raise FileNotFoundError(
+                f"scorer checkpoint {checkpoint} not found; create it with "
+                "`openwebli train-scorer --output DIR` (or `make models`)")
+        self.model_name, self.device, self._torch = name, device, torch
+        self.model, _, self.preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=checkpoint or None, device=device)
+        self.model.eval()
+        self.tokenizer = open_clip.get_tokenizer(name)
+
+    def score(self, images, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if len(images) != len(texts):
+            raise ValueError(f"{len(images)} images but {len(texts)} texts")
+        out = []
+        with self._torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                out.append(self._score_batch(images[i:i + batch_size], texts[i:i + batch_size]))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def _score_batch(self, images, texts) -> np.ndarray:
+        torch = self._torch
+        pixels = torch.stack([self.preprocess(im) for im in images]).to(self.device)
+        tokens = self.tokenizer(texts).to(self.device)
+        img = torch.nn.functional.normalize(self.model.encode_image(pixels), dim=-1)
+        txt = torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+        return (img * txt).sum(-1).float().cpu().numpy()
+
+
+def load_scorer(spec: str, device: str | None = None) -> Scorer:
+    """Load the scorer named by ``spec`` on ``device`` (default: CUDA when present)."""
+    import torch
+
+    name, checkpoint = parse_spec(spec)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return Scorer(name, checkpoint, device)
