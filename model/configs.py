@@ -1,0 +1,77 @@
+"""PaLI configs as code: ``get_config("NAME[:key=value,…]")`` → a frozen ``PaliConfig``."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+
+@dataclasses.dataclass(frozen=True)
+class PaliConfig:
+    # Frozen ViT: must match the scorer it is imported from (pipelines/score/openwebli-tiny.json).
+    image_size: int = 64
+    patch_size: int = 8
+    vit_width: int = 128
+    vit_layers: int = 4
+    vit_heads: int = 4
+    # mT5-style encoder-decoder.
+    d_model: int = 128
+    enc_layers: int = 2
+    dec_layers: int = 2
+    heads: int = 4
+    mlp_dim: int = 384
+    rel_buckets: int = 32
+    rel_max_distance: int = 128
+    vocab_size: int = 1024  # SentencePiece target size (a soft limit on tiny corpora)
+    max_prefix_len: int = 24
+    max_target_len: int = 32
+    # Training.
+    batch_size: int = 16  # global; must divide by the device count
+    steps: int = 200
+    learning_rate: float = 3e-3
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 20
+    checkpoint_every: int = 100
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+
+CONFIGS = {
+    "demo": PaliConfig(),
+    "tiny": PaliConfig(d_model=64, enc_layers=1, dec_layers=1, heads=2, mlp_dim=128,
+                       vocab_size=512, max_prefix_len=16, max_target_len=16, batch_size=8,
+                       steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
+                       checkpoint_every=20),
+}
+
+
+def _closest(name: str, options) -> str:
+    match = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _parse_value(field: dataclasses.Field, key: str, text: str):
+    try:
+        return type(field.default)(text)  # every field is an int or a float
+    except ValueError as e:
+        raise ValueError(f"config key {key!r}: cannot parse {text!r}") from e
+
+
+def get_config(spec: str) -> PaliConfig:
+    """``"demo"`` or ``"demo:steps=50,learning_rate=1e-3"`` → PaliConfig."""
+    name, _, overrides = spec.partition(":")
+    if name not in CONFIGS:
+        raise KeyError(f"unknown config {name!r}{_closest(name, CONFIGS)} (have {sorted(CONFIGS)})")
+    fields = {f.name: f for f in dataclasses.fields(PaliConfig)}
+    changes = {}
+    for item in filter(None, overrides.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise KeyError(f"bad config override {item!r}{_closest(key, fields)}")
+        changes[key] = _parse_value(fields[key], key, value.strip())
+    return dataclasses.replace(CONFIGS[name], **changes)

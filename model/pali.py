@@ -1,0 +1,44 @@
+"""PaLI: a frozen ViT's patch tokens + the embedded text prefix → T5-style encoder → decoder."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from model.configs import PaliConfig
+from model.t5 import Decoder, Encoder
+from model.tokenizer import PAD_ID
+from model.vit import ViT
+
+FROZEN = "vit"  # the params subtree the optimizer never updates
+
+
+class PaLI(nn.Module):
+    config: PaliConfig
+
+    def setup(self):
+        c = self.config
+        self.vit = ViT(width=c.vit_width, layers=c.vit_layers, heads=c.vit_heads,
+                       patch_size=c.patch_size)
+        self.image_projection = nn.Dense(c.d_model, use_bias=False)
+        self.embed = nn.Embed(c.vocab_size, c.d_model, embedding_init=nn.initializers.normal(1.0))
+        stack = dict(heads=c.heads, head_dim=c.head_dim, mlp_dim=c.mlp_dim,
+                     num_buckets=c.rel_buckets, max_distance=c.rel_max_distance)
+        self.encoder = Encoder(layers=c.enc_layers, **stack)
+        self.decoder = Decoder(layers=c.dec_layers, **stack)
+        self.lm_head = nn.Dense(c.vocab_size, use_bias=False)
+
+    def encode(self, images, prefix):
+        """→ (encoded (B, patches + prefix, D), mask). The ViT gets no gradient."""
+        patches = jax.lax.stop_gradient(self.vit(images)[0])
+        x = jnp.concatenate([self.image_projection(patches), self.embed(prefix)], axis=1)
+        mask = jnp.concatenate([jnp.ones(patches.shape[:2], bool), prefix != PAD_ID], axis=1)
+        return self.encoder(x, mask), mask
+
+    def decode(self, encoded, mask, decoder_input):
+        return self.lm_head(self.decoder(self.embed(decoder_input), encoded, mask))
+
+    def __call__(self, images, prefix, decoder_input):
+        encoded, mask = self.encode(images, prefix)
+        return self.decode(encoded, mask, decoder_input)
+
