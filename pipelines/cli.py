@@ -122,10 +122,27 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+class _DropNoise(logging.Filter):
+    """Drops third-party log lines that say nothing to a user of this tool."""
+
+    NOISE = ("apitools not found", "Connection pool is full")
+
+    def filter(self, record):
+        return not any(n in record.getMessage() for n in self.NOISE)
+
+
+def setup_logging() -> None:
+    """INFO from the project's own ``openwebli.*`` loggers; WARNING and up from the rest."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(_DropNoise())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    project = logging.getLogger("openwebli")
+    project.setLevel(logging.INFO)
+
+
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apache_beam", "absl", "jax", "orbax", "root"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging()
     args, beam_args = parser().parse_known_args(argv)
     if beam_args and args.command not in ("build", "mixture", "demo"):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")

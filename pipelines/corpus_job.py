@@ -27,7 +27,7 @@ from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("openwebli.corpus")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,6 @@ complete (``--force`` redoes them).
 """
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -20,8 +19,6 @@ from pipelines.mixture.spec import DEFAULT_SPEC
 from pipelines.sample_site import generate_site, serve_site
 from pipelines.score.scorer_model import default_scorer_spec
 from schemas import CorpusPair
-
-log = logging.getLogger("openwebli.demo")
 
 
 def _banner(text: str) -> None:

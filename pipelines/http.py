@@ -69,9 +69,12 @@ def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
 class Fetcher:
     """One per worker; holds a connection pool. ``get`` raises FetchError on any failure."""
 
-    def __init__(self, config: FetchConfig = FetchConfig()):
+    def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10):
         self.config = config
         self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = config.user_agent
 
     def get(self, url: str) -> Response:

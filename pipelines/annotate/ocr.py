@@ -9,11 +9,18 @@ import dataclasses
 import io
 import os
 import tempfile
+import warnings
 
 import numpy as np
 from PIL import Image
 
 from schemas import OcrLine
+
+# EasyOCR quantises its recogniser on CPU with torch's deprecated API, and its DataLoader asks
+# for pinned memory without a GPU: both warn on every call and neither is actionable here.
+warnings.filterwarnings("ignore", message=".*quantiz.*", category=UserWarning)
+warnings.filterwarnings("ignore", message=".*quantization.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*pin_memory.*", category=UserWarning)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ class FetchImagesFn(beam.DoFn):
         self.config = config
 
     def setup(self):
-        self.fetcher = Fetcher(self.config.fetch)
+        self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
         self.pool = ThreadPoolExecutor(self.config.threads)
 
