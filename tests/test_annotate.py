@@ -3,7 +3,7 @@ import io
 import random
 
 import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.annotate.transforms import Annotate
@@ -29,7 +29,7 @@ def test_annotate_labels_and_routes_a_failure_to_rejects():
         _record("b", "уличная вывеска с надписью TAXI", _sign("TAXI")),
         _record("bad", "a sign", b"\xff\xd8 not really a jpeg"),
     ]
-    with TestPipeline() as p:
+    with BeamTestPipeline() as p:
         pairs, rejects = p | beam.Create(records) | Annotate()
         # One word is too little text for lid.176 to pass the confidence threshold: "und".
         summary = pairs | beam.Map(lambda a: (a.pair_id, a.lang, a.ocr_text.upper(), a.ocr_lang))

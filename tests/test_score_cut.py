@@ -4,7 +4,7 @@ import random
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.score.cut import TopFraction, threshold_index
@@ -29,7 +29,7 @@ def _exact_top(pairs, fraction):
 
 
 def _kept_ids(bundles, fraction=0.1):
-    with TestPipeline() as p:
+    with BeamTestPipeline() as p:
         parts = [p | f"Bundle{i}" >> beam.Create(b) for i, b in enumerate(bundles)]
         pairs = parts | beam.Flatten() if len(parts) > 1 else parts[0]
         kept, rejected, _ = pairs | TopFraction(fraction)
