@@ -13,7 +13,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install models demo test bench clean
+.PHONY: help install models demo test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,9 +42,6 @@ demo: models ## build a corpus from the bundled sample site and train PaLI on it
 
 test: models ## run the test suite
 	$(PY) -m pytest -q tests
-
-bench: models ## run the benchmarks (ratios against anchors measured in the same run)
-	$(PY) -m benchmarks.run
 
 clean: ## remove the venv, caches and runs
 	rm -rf $(VENV) $(CACHE) runs

@@ -7,6 +7,8 @@ import difflib
 
 @dataclasses.dataclass(frozen=True)
 class PaliConfig:
+    """Everything a PaLI run depends on; saved as ``config.json`` in the training workdir."""
+
     # Frozen ViT: must match the scorer it is imported from (pipelines/score/openwebli-tiny.json).
     image_size: int = 64
     patch_size: int = 8
@@ -35,17 +37,26 @@ class PaliConfig:
     log_every: int = 20
     checkpoint_every: int = 100
 
+    def __post_init__(self):
+        for whole, part, what in ((self.image_size, self.patch_size, "image_size/patch_size"),
+                                  (self.vit_width, self.vit_heads, "vit_width/vit_heads"),
+                                  (self.d_model, self.heads, "d_model/heads")):
+            if part <= 0 or whole % part:
+                raise ValueError(f"{what} = {whole}/{part} must divide evenly")
+        if min(self.steps, self.batch_size, self.log_every, self.checkpoint_every) <= 0:
+            raise ValueError("steps, batch_size, log_every and checkpoint_every must be positive")
+
     @property
     def head_dim(self) -> int:
         return self.d_model // self.heads
 
 
 CONFIGS = {
-    "demo": PaliConfig(),
+    "demo": PaliConfig(),  # ~200 steps in about a minute on 2 CPU cores
     "tiny": PaliConfig(d_model=64, enc_layers=1, dec_layers=1, heads=2, mlp_dim=128,
                        vocab_size=512, max_prefix_len=16, max_target_len=16, batch_size=8,
                        steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
-                       checkpoint_every=20),
+                       checkpoint_every=20),  # for tests: seconds
 }
 
 

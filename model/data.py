@@ -30,14 +30,16 @@ def shard_paths(data_dir: str) -> list[str]:
 
 
 def decode_image(jpeg: bytes, size: int) -> np.ndarray:
-    """JPEG → (size, size, 3) float32: shorter side resized to ``size`` (bicubic), centre crop,
-    normalised — the same as open_clip's eval transform."""
+    """JPEG → (size, size, 3) float32, as open_clip's eval transform does it: shorter side to
+    ``size`` (PIL bicubic, torchvision's rounding), centre crop, normalise."""
     img = Image.open(io.BytesIO(jpeg)).convert("RGB")
     w, h = img.size
-    scale = size / min(w, h)
-    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                     Image.Resampling.BICUBIC)
-    left, top = (img.width - size) // 2, (img.height - size) // 2
+    if w <= h:
+        new_w, new_h = size, int(size * h / w)
+    else:
+        new_w, new_h = int(size * w / h), size
+    img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    left, top = round((new_w - size) / 2), round((new_h - size) / 2)
     arr = np.asarray(img.crop((left, top, left + size, top + size)), np.float32) / 255.0
     return (arr - MEAN) / STD
 
@@ -69,10 +71,22 @@ def read_examples(data_dir: str) -> list[TaskExample]:
     return [decode(TaskExample, source[i]) for i in range(len(source))]
 
 
-def train_dataset(data_dir: str, tokenizer_path: str, config: PaliConfig):
-    """An endless, shuffled (reshuffled each epoch), batched Grain dataset."""
-    source = grain.sources.ArrayRecordDataSource(shard_paths(data_dir))
-    return (grain.MapDataset.source(source).repeat(None)
-            .shuffle(seed=config.seed)
-            .map(_Features(tokenizer_path, config))
-            .batch(config.batch_size, drop_remainder=True))
+def train_dataset(data_dir: str, tokenizer_path: str, config: PaliConfig,
+                  start_step: int = 0, process_index: int = 0, process_count: int = 1):
+    """This process's part of an endless, seeded, batched Grain dataset of feature dicts.
+
+    Each epoch is reshuffled (Grain seeds each epoch from ``config.seed``); batches hold
+    ``batch_size // process_count`` examples; ``start_step`` skips the batches already trained
+    on, so a resumed run continues the same data order.
+    """
+    if config.batch_size % process_count:
+        raise ValueError(f"batch_size {config.batch_size} does not split over "
+                         f"{process_count} processes")
+    source = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(shard_paths(data_dir)))
+    local = source[process_index::process_count]
+    if not len(local):
+        raise ValueError(f"{data_dir} has no examples for process {process_index}")
+    batches = (local.shuffle(seed=config.seed).repeat(None)
+               .map(_Features(tokenizer_path, config))
+               .batch(config.batch_size // process_count, drop_remainder=True))
+    return batches[start_step:]

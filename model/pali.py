@@ -14,6 +14,9 @@ FROZEN = "vit"  # the params subtree the optimizer never updates
 
 
 class PaLI(nn.Module):
+    """(images, prefix ids, decoder input ids) → target logits. The token embedding is shared by
+    the encoder's prefix and the decoder's input; the output head is separate, as in mT5."""
+
     config: PaliConfig
 
     def setup(self):

@@ -22,15 +22,18 @@ from model.train import create_state
 
 
 class Predictor:
+    """A trained PaLI with its tokenizer; ``encode`` and ``decode`` are jitted once."""
+
     def __init__(self, config: PaliConfig, params, tokenizer: Tokenizer):
         self.config, self.params, self.tokenizer = config, params, tokenizer
         self.model = PaLI(config)
         self._encode = jax.jit(functools.partial(self.model.apply, method=PaLI.encode))
         self._decode = jax.jit(functools.partial(self.model.apply, method=PaLI.decode))
 
-    def predict(self, image_bytes: bytes, prompt: str, max_len: int | None = None) -> str:
+    def predict(self, image_bytes: bytes, prompt: str, max_len: int = 32) -> str:
+        """Greedy decoding of at most ``max_len`` tokens (capped at the config's target length)."""
         c = self.config
-        max_len = min(max_len or c.max_target_len, c.max_target_len)
+        max_len = min(max_len, c.max_target_len)
         image = decode_image(image_bytes, c.image_size)[None]
         prefix = self.tokenizer.encode(prompt, c.max_prefix_len)[None]
         encoded, mask = self._encode({"params": self.params}, image, prefix)

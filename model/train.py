@@ -3,6 +3,8 @@
 A jitted step over a ``jax.sharding.Mesh`` (batch split along ``data``, params replicated),
 optax AdamW with warmup + cosine decay and gradient clipping, the ViT frozen (its subtree is
 masked out of the optimizer and gets no gradient), Orbax checkpoints with resume.
+With several processes (``jax.distributed``) each reads its own slice of the mixture and
+process 0 trains the tokenizer.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 from flax.training import train_state
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from model.configs import PaliConfig
@@ -30,8 +33,11 @@ log = logging.getLogger("openwebli.train")
 
 
 def make_optimizer(config: PaliConfig) -> optax.GradientTransformation:
+    """AdamW on a warmup + cosine schedule with clipping; the ViT subtree gets zero updates."""
     schedule = optax.warmup_cosine_decay_schedule(
-        config.learning_rate / max(1, config.warmup_steps), config.learning_rate, config.warmup_steps, max(config.steps, config.warmup_steps + 1))
+        init_value=config.learning_rate / max(1, config.warmup_steps),
+        peak_value=config.learning_rate, warmup_steps=config.warmup_steps,
+        decay_steps=max(config.steps, config.warmup_steps + 1))
     trainable = optax.chain(optax.clip_by_global_norm(config.grad_clip),
                             optax.adamw(schedule, weight_decay=config.weight_decay))
     labels = lambda params: {k: "frozen" if k == FROZEN else "trainable" for k in params}
@@ -49,8 +55,8 @@ def create_state(config: PaliConfig, scorer_checkpoint: str | None = None, warn:
     """Fresh train state; the ViT's weights come from the scorer's open_clip checkpoint."""
     model = PaLI(config)
     b = _dummy_batch(config)
-    params = model.init(jax.random.PRNGKey(config.seed), b["image"], b["prefix"],
-                        b["decoder_input"])["params"]
+    params = jax.jit(model.init)(jax.random.PRNGKey(config.seed), b["image"], b["prefix"],
+                                 b["decoder_input"])["params"]
     if scorer_checkpoint:
         params = dict(params)
         params[FROZEN] = _vit_from_scorer(scorer_checkpoint, config, params[FROZEN])
@@ -64,8 +70,8 @@ def _vit_from_scorer(path: str, config: PaliConfig, expected) -> dict:
     import torch
 
     state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    params = params_from_open_clip(state_dict, config.vit_layers, config.vit_heads)
-    params.pop("proj")
+    params = params_from_open_clip(state_dict, heads=config.vit_heads)
+    params.pop("proj", None)  # PaLI reads patch tokens, not the contrastive embedding
     shapes = lambda t: jax.tree.map(np.shape, t)
     if shapes(params) != shapes(jax.device_get(expected)):
         raise ValueError(f"scorer checkpoint {path} does not match the config's ViT "
@@ -75,6 +81,7 @@ def _vit_from_scorer(path: str, config: PaliConfig, expected) -> dict:
 
 
 def loss_fn(params, apply_fn, batch):
+    """Teacher-forced cross-entropy, averaged over the target's non-pad tokens."""
     logits = apply_fn({"params": params}, batch["image"], batch["prefix"], batch["decoder_input"])
     weights = (batch["target"] != PAD_ID).astype(jnp.float32)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target"])
@@ -87,10 +94,13 @@ def train_step(state, batch):
 
 
 def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
+    """The workdir's tokenizer, trained on the mixture's prefixes and targets the first time."""
     path = workdir / MODEL_FILE
-    if not path.exists():
+    if jax.process_index() == 0 and not path.exists():
         texts = [t for ex in read_examples(data_dir) for t in (ex.prefix, ex.target)]
         train_tokenizer(texts, workdir, config.vocab_size)
+    if jax.process_count() > 1:  # the other processes wait for process 0's tokenizer
+        multihost_utils.sync_global_devices("openwebli tokenizer")
     size = Tokenizer(path).vocab_size
     if size > config.vocab_size:
         raise ValueError(f"tokenizer has {size} pieces but the config's vocab_size is "
@@ -98,8 +108,8 @@ def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
     return path
 
 
-def _checkpoints(workdir: Path, config: PaliConfig) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=2, save_interval_steps=1)
+def _checkpoints(workdir: Path) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=2)
     return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options)
 
 
@@ -116,38 +126,51 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     """Train for ``config.steps`` (resuming from the latest checkpoint); return loss figures."""
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    if jax.process_index() == 0:
+        (work / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     mesh = Mesh(np.array(jax.devices()), ("data",))
     if config.batch_size % mesh.size:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by {mesh.size} devices")
-    batches = iter(train_dataset(data_dir, str(_tokenizer(data_dir, work, config)), config))
+    tokenizer_path = str(_tokenizer(data_dir, work, config))
     state = create_state(config, scorer_checkpoint)
-    manager = _checkpoints(work, config)
+    manager = _checkpoints(work)
     if manager.latest_step() is not None:
         state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
         log.info("resumed from step %d", int(state.step))
+    batches = iter(train_dataset(data_dir, tokenizer_path, config, int(state.step),
+                                 jax.process_index(), jax.process_count()))
     batch_spec = NamedSharding(mesh, P("data"))
     state, step_fn = _shard(mesh, state, batch_spec)
     return _loop(state, step_fn, batches, batch_spec, manager, config)
 
 
+def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
+    """This process's rows → one array over the whole mesh (device_put with one process)."""
+    return {k: jax.make_array_from_process_local_data(batch_spec, v) for k, v in local.items()}
+
+
 def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig) -> dict:
     losses, start, first = [], time.time(), int(state.step)
     while int(state.step) < config.steps:
-        batch = jax.device_put(next(batches), batch_spec)
-        state, loss = step_fn(state, batch)
+        state, loss = step_fn(state, _global_batch(next(batches), batch_spec))
         step = int(state.step)
         losses.append(float(loss))
         if step % config.log_every == 0 or step == config.steps:
-            rate = (step - first) * config.batch_size / (time.time() - start)
-            log.info("step %4d/%d  loss %.4f  %.1f examples/s", step, config.steps, losses[-1], rate)
+            seconds = time.time() - start
+            log.info("step %4d/%d  loss %.4f  %.2f steps/s  %.1f examples/s", step, config.steps,
+                     losses[-1], (step - first) / seconds,
+                     (step - first) * config.batch_size / seconds)
         if step % config.checkpoint_every == 0 or step == config.steps:
             manager.save(step, args=ocp.args.StandardSave(state))
     manager.wait_until_finished()
-    seconds = time.time() - start
+    return _summary(losses, int(state.step), time.time() - start, config.batch_size)
+
+
+def _summary(losses: list[float], steps: int, seconds: float, batch_size: int) -> dict:
+    """first/last loss: means over the first/last few steps (a single step's loss is noisy)."""
     window = max(1, min(10, len(losses) // 4))
-    return {"steps": int(state.step), "trained_steps": len(losses),
-            "first_loss": float(np.mean(losses[:window])) if losses else float("nan"),
-            "last_loss": float(np.mean(losses[-window:])) if losses else float("nan"),
+    mean = lambda xs: float(np.mean(xs)) if xs else float("nan")
+    return {"steps": steps, "trained_steps": len(losses),
+            "first_loss": mean(losses[:window]), "last_loss": mean(losses[-window:]),
             "seconds": round(seconds, 1),
-            "examples_per_s": round(len(losses) * config.batch_size / max(seconds, 1e-9), 1)}
+            "examples_per_s": round(len(losses) * batch_size / max(seconds, 1e-9), 1)}

@@ -1,7 +1,10 @@
 """A Flax ViT that mirrors open_clip's VisionTransformer, and the weight import from it.
 
-PaLI uses the ViT's per-patch tokens (``ln_post`` applied to every token, class token dropped);
-``pooled`` (class token → ``proj``) reproduces open_clip's ``encode_image`` and proves the import.
+Mirrors the scorer's tower as open_clip builds it (``pool_type='tok'``,
+``final_ln_after_pool=False``, no layer scale, exact GELU): conv1 without bias → class
+token + positional embedding → ln_pre → pre-LN blocks → ln_post on every token. PaLI uses
+the per-patch tokens (after ln_post, class token dropped); ``pooled`` (class token →
+``proj``) reproduces open_clip's ``encode_image`` and is what proves the import.
 """
 from __future__ import annotations
 
@@ -76,19 +79,42 @@ def _attention(sd, key, heads: int):
     return out
 
 
-def params_from_open_clip(state_dict, layers: int, heads: int, prefix: str = "visual.") -> dict:
-    """An open_clip state dict (torch tensors or arrays) → this ViT's Flax params."""
-    sd = {k[len(prefix):]: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v,
-                                      dtype=np.float32)
-          for k, v in state_dict.items() if k.startswith(prefix)}
+def _visual_state(source) -> tuple[dict, int | None]:
+    """(the visual tower's weights as float32 numpy, keyed without ``visual.``; its head count
+    when ``source`` is a module)."""
+    heads = None
+    if hasattr(source, "state_dict"):  # a torch module: the CLIP model or its ``.visual``
+        source = getattr(source, "visual", source)
+        heads = source.transformer.resblocks[0].attn.num_heads
+        source = source.state_dict()
+    if any(k.startswith("visual.") for k in source):  # a whole CLIP state dict
+        source = {k[len("visual."):]: v for k, v in source.items() if k.startswith("visual.")}
+    to_numpy = lambda v: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v,
+                                    dtype=np.float32)
+    return {k: to_numpy(v) for k, v in source.items()}, heads
+
+
+def params_from_open_clip(source, heads: int | None = None) -> dict:
+    """open_clip weights → this ViT's Flax params (with ``proj`` when the tower has one).
+
+    ``source``: a CLIP model, its ``.visual``, or a state dict of either (torch tensors or
+    arrays); a state dict does not record the head count, so pass ``heads`` with one.
+    """
+    sd, module_heads = _visual_state(source)
+    heads = heads or module_heads
+    if not heads:
+        raise ValueError("a state dict does not say how many attention heads the ViT has: "
+                         "pass heads=")
+    layers = len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")})
     params = {
-        "conv1": {"kernel": sd["conv1.weight"].transpose(2, 3, 1, 0)},
+        "conv1": {"kernel": sd["conv1.weight"].transpose(2, 3, 1, 0)},  # OIHW → HWIO
         "class_embedding": sd["class_embedding"],
         "positional_embedding": sd["positional_embedding"],
         "ln_pre": _ln(sd, "ln_pre"),
         "ln_post": _ln(sd, "ln_post"),
-        "proj": sd["proj"],
     }
+    if "proj" in sd:
+        params["proj"] = sd["proj"]
     for i in range(layers):
         key = f"transformer.resblocks.{i}"
         params[f"block_{i}"] = {

@@ -39,3 +39,19 @@ def site_url(small_site):
 
     with serve_site(small_site[0]) as base:
         yield base
+
+
+def corpus_config():
+    from pipelines.corpus_job import CorpusConfig
+    from pipelines.score.scorer_model import default_scorer_spec
+
+    return CorpusConfig(scorer_spec=default_scorer_spec()).allowing_networks(("127.0.0.1/32",))
+
+
+@pytest.fixture(scope="session")
+def direct_corpus(site_url, tmp_path_factory):
+    """The corpus job over the small site on the DirectRunner: (folder, stats)."""
+    from pipelines.corpus_job import run_corpus_job
+
+    out = str(tmp_path_factory.mktemp("corpus"))
+    return out, run_corpus_job([f"{site_url}/index.html"], out, corpus_config())

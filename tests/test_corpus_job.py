@@ -7,16 +7,12 @@ import pytest
 
 from pipelines.corpus_io import is_completed, read_json, read_records
 from pipelines.corpus_job import CorpusConfig, run_corpus_job
-from pipelines.score.scorer_model import default_scorer_spec
 from schemas import CorpusPair
 
 
 @pytest.fixture(scope="module")
-def corpus(site_url, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("corpus"))
-    config = CorpusConfig(scorer_spec=default_scorer_spec()).allowing_networks(("127.0.0.1/32",))
-    stats = run_corpus_job([f"{site_url}/index.html"], out, config)
-    return out, stats
+def corpus(direct_corpus):
+    return direct_corpus
 
 
 def test_every_stage_accounts_for_what_it_saw(corpus, small_site):

@@ -1,0 +1,110 @@
+"""The Grain input: per-example functions eagerly, then the dataset over ArrayRecord shards."""
+import io
+import random
+
+import numpy as np
+import pytest
+
+from model.configs import get_config
+from model.data import decode_image, example_features, read_examples, train_dataset
+from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, train_tokenizer
+from pipelines import synthetic
+from schemas import TaskExample
+from schemas.codec import encode
+
+
+def jpeg(img) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="JPEG")
+    return out.getvalue()
+
+
+def make_examples(n: int, seed: int = 0) -> list[TaskExample]:
+    """``n`` examples of generated scenes: captioning in every language, split-captioning, OCR."""
+    rng, out = random.Random(seed), []
+    for i in range(n):
+        scene, lang = synthetic.random_scene(rng), synthetic.LANGS[i % len(synthetic.LANGS)]
+        caption = synthetic.scene_caption(scene, lang)
+        task, prefix, target = [("captioning", f"caption {lang}", caption),
+                                ("split_captioning", f"split caption {lang}: {caption[:6]}",
+                                 caption[6:]),
+                                ("ocr", "ocr", f"no {i}")][i % 3]
+        image = jpeg(synthetic.render_scene(scene, (96, 72), rng))
+        out.append(TaskExample(task=task, image=image, prefix=prefix, target=target, lang=lang,
+                               source_id=str(i)))
+    return out
+
+
+def write_mixture(folder, examples, shards: int = 2) -> str:
+    """``examples`` as a mixture folder of ArrayRecord shards, as ``openwebli mixture`` writes."""
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    for s in range(shards):
+        writer = ArrayRecordWriter(str(folder / f"mixture-{s:05d}-of-{shards:05d}.array_record"),
+                                   "group_size:1")
+        for ex in examples[s::shards]:
+            writer.write(encode(ex))
+        writer.close()
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    """(folder, tokenizer path) for 12 hand-made examples in two shards."""
+    examples = make_examples(12)
+    folder = write_mixture(tmp_path_factory.mktemp("mixture"), examples)
+    texts = [t for ex in examples for t in (ex.prefix, ex.target)]
+    return folder, str(train_tokenizer(texts, tmp_path_factory.mktemp("tok"), 400))
+
+
+def test_decode_image_matches_open_clip_preprocess():
+    import open_clip
+    from PIL import Image
+
+    from pipelines.score.scorer_model import PROJECT_MODEL, register_project_models
+
+    register_project_models()
+    _, _, preprocess = open_clip.create_model_and_transforms(PROJECT_MODEL)
+    for size in ((97, 71), (60, 130)):
+        data = jpeg(synthetic.render_scene(synthetic.random_scene(random.Random(3)), size,
+                                           random.Random(3)))
+        expected = preprocess(Image.open(io.BytesIO(data))).numpy().transpose(1, 2, 0)
+        np.testing.assert_allclose(decode_image(data, 64), expected, atol=1e-5)
+
+
+def test_example_features(mixture):
+    config = get_config("tiny:max_prefix_len=24,max_target_len=40")
+    tok = Tokenizer(mixture[1])
+    ex = make_examples(2)[1]
+    f = example_features(ex, tok, config)
+    assert f["image"].shape == (64, 64, 3) and f["image"].dtype == np.float32
+    assert f["prefix"].shape == (24,) and f["target"].shape == (40,)
+    assert f["decoder_input"][0] == PAD_ID  # T5's decoder start token
+    np.testing.assert_array_equal(f["decoder_input"][1:], f["target"][:-1])
+    assert EOS_ID in f["target"] and tok.decode(f["target"]) == ex.target
+    assert tok.decode(f["prefix"]) == ex.prefix
+
+
+def test_read_examples(mixture):
+    got = read_examples(mixture[0])
+    assert sorted(got, key=lambda e: int(e.source_id)) == make_examples(12)
+
+
+def test_batches_are_seeded_endless_and_resumable(mixture):
+    config = get_config("tiny:batch_size=5")
+    first = [b["image"] for _, b in zip(range(6), train_dataset(mixture[0], mixture[1], config))]
+    again = [b["image"] for _, b in zip(range(6), train_dataset(mixture[0], mixture[1], config))]
+    assert all(b.shape == (5, 64, 64, 3) for b in first)  # 30 rows from 12 examples
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    resumed = next(iter(train_dataset(mixture[0], mixture[1], config, start_step=4)))
+    np.testing.assert_array_equal(resumed["image"], first[4])
+    rows = [row.tobytes() for row in np.concatenate(first)]
+    assert len(set(rows[:12])) == 12 and rows[:12] != rows[12:24]  # each epoch: all, reshuffled
+
+
+def test_processes_read_disjoint_halves(mixture):
+    config = get_config("tiny:batch_size=6")
+    halves = [next(iter(train_dataset(mixture[0], mixture[1], config, 0, i, 2))) for i in (0, 1)]
+    assert all(h["image"].shape == (3, 64, 64, 3) for h in halves)
+    rows = [{r.tobytes() for r in h["image"]} for h in halves]
+    assert not rows[0] & rows[1]

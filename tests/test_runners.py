@@ -1,0 +1,64 @@
+"""The corpus job on Beam's PortableRunner, with SDK workers in separate processes.
+
+Beam's own job service and an external worker pool run as subprocesses (what Flink and Dataflow
+do with their workers): every DoFn and model handler must pickle and load its model there.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.corpus_job import run_corpus_job
+from tests.conftest import corpus_config
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port: int, seconds: float = 60.0) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def portable_services():
+    job_port, pool_port = _free_port(), _free_port()
+    # The pool starts workers with `python` from PATH: put this venv's first.
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    procs = [
+        subprocess.Popen([sys.executable, "-m",
+                          "apache_beam.runners.portability.local_job_service_main",
+                          "--port", str(job_port)], env=env, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                          "--service_port", str(pool_port)], env=env, stderr=subprocess.DEVNULL),
+    ]
+    try:
+        _wait_for(job_port)
+        _wait_for(pool_port)
+        yield job_port, pool_port
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_portable_runner_with_external_workers_matches_direct(
+        portable_services, site_url, direct_corpus, tmp_path):
+    job_port, pool_port = portable_services
+    options = PipelineOptions([
+        "--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
+        "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"])
+    stats = run_corpus_job([f"{site_url}/index.html"], str(tmp_path), corpus_config(), options)
+    assert stats == direct_corpus[1]
