@@ -1,4 +1,5 @@
 """The project-trained scorer (``make models``), loaded through open_clip's pretrained=path."""
+import json
 import random
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 from pipelines import synthetic
 from pipelines.score.scorer_model import default_scorer_spec, load_scorer, parse_spec
-from pipelines.score.train_scorer import auc, evaluate, make_pairs
+from pipelines.score.train_scorer import auc, evaluate, make_pairs, train_scorer
 
 
 @pytest.fixture(scope="module")
@@ -17,30 +18,50 @@ def scorer():
 def test_held_out_auc(scorer):
     metrics = evaluate(scorer, make_pairs(600, seed=424242))  # a seed training never uses
     assert metrics["auc"] >= 0.9, metrics
+    assert set(metrics["auc_per_language"]) == set(synthetic.LANGS)
     assert min(metrics["auc_per_language"].values()) >= 0.85, metrics
 
 
 def test_matched_caption_beats_a_wrong_one(scorer):
     rng = random.Random(5)
     scene = synthetic.Scene(shape="circle", color="red", background="blue")
-    image = synthetic.render_scene(scene, (96, 72), rng)
     wrong = synthetic.Scene(shape="square", color="yellow", background="black")
+    photo = synthetic.render_scene(scene, (96, 72), rng)
+    sign = synthetic.render_sign("TAXI", (160, 72), rng)
     for lang in ("en", "ru", "zh"):
-        right_s, wrong_s = scorer.score([image, image], [synthetic.scene_caption(scene, lang),
-                                                         synthetic.scene_caption(wrong, lang)])
-        assert right_s > wrong_s, lang
+        scene_text = synthetic.scene_caption(scene, lang)
+        sign_text = synthetic.sign_caption("TAXI", lang)
+        cases = [(photo, scene_text, synthetic.scene_caption(wrong, lang)),
+                 (photo, scene_text, sign_text), (sign, sign_text, scene_text)]
+        for image, right, bad in cases:
+            right_score, bad_score = scorer.score([image, image], [right, bad])
+            assert right_score > bad_score, (lang, right, bad)
 
 
 def test_auc_formula():
     assert auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
     assert auc(np.array([0.1]), np.array([0.9])) == 0.0
     assert auc(np.array([0.5]), np.array([0.5])) == 0.5
+    assert auc(np.array([0.5, 0.9]), np.array([0.5, 0.1])) == 0.875
 
 
 def test_bad_specs_fail_clearly(tmp_path):
     assert parse_spec("ViT-B-32:laion2b_s34b_b79k") == ("ViT-B-32", "laion2b_s34b_b79k")
     assert parse_spec("hf-hub:timm/ViT-B-16-SigLIP") == ("hf-hub:timm/ViT-B-16-SigLIP", "")
-    with pytest.raises(FileNotFoundError, match="train-scorer"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt.*train-scorer"):
         load_scorer(f"openwebli-tiny:{tmp_path}/missing.pt", device="cpu")
-    with pytest.raises(ValueError, match="unknown open_clip model"):
+    with pytest.raises(ValueError, match="unknown open_clip model 'no-such-model'"):
         load_scorer("no-such-model", device="cpu")
+    with pytest.raises(ValueError, match="did you mean openwebli-tiny"):
+        load_scorer(f"openwebli-tiny2:{tmp_path}/missing.pt", device="cpu")
+
+
+def test_a_few_training_steps_save_a_loadable_scorer(tmp_path):
+    report = train_scorer(tmp_path, steps=2, batch_size=8, pool_size=64, held_out=120,
+                          log=lambda _: None)
+    saved = json.loads((tmp_path / "scorer.json").read_text())
+    assert saved == report and saved["steps"] == 2
+    assert set(saved["held_out"]["auc_per_language"]) <= set(synthetic.LANGS)
+    scores = load_scorer(f"openwebli-tiny:{tmp_path / 'scorer.pt'}").score(
+        [synthetic.render_sign("OPEN", (96, 64), random.Random(0))], ["an open sign"])
+    assert scores.shape == (1,) and -1 <= scores[0] <= 1

@@ -6,6 +6,7 @@ state-dict file or an open_clip pretrained tag (which needs a network to downloa
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ PROJECT_MODEL = "openwebli-tiny"  # trained with the SigLIP loss; a name with "s
 # would make open_clip pick its (T5, transformers) SigLIP tokenizer
 _CONFIG = Path(__file__).with_name(f"{PROJECT_MODEL}.json")
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+_SCHEMAS = ("hf-hub:", "local-dir:")  # open_clip names that carry their own weights
 
 
 def register_project_models() -> None:
@@ -33,8 +35,9 @@ def default_scorer_spec() -> str:
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
-    """``MODEL[:CHECKPOINT]`` → (model, checkpoint or ""); ``hf-hub:org/name`` stays whole."""
-    if spec.startswith("hf-hub:"):
+    """``MODEL[:CHECKPOINT]`` → (model, checkpoint or ""); ``hf-hub:``/``local-dir:`` names stay
+    whole."""
+    if spec.startswith(_SCHEMAS):
         return spec, ""
     name, _, checkpoint = spec.partition(":")
     return name, checkpoint
@@ -42,6 +45,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def _is_path(checkpoint: str) -> bool:
     return os.sep in checkpoint or checkpoint.endswith(_CHECKPOINT_SUFFIXES)
+
+
+def _check_name(name: str) -> None:
+    import open_clip
+
+    known = open_clip.list_models()
+    if name not in known and not name.startswith(_SCHEMAS):
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (see open_clip.list_models())"
+        raise ValueError(f"unknown open_clip model {name!r}{hint}")
 
 
 class Scorer:
@@ -52,8 +65,7 @@ class Scorer:
         import torch
 
         register_project_models()
-        if name not in open_clip.list_models() and not name.startswith("hf-hub:"):
-            raise ValueError(f"unknown open_clip model {name!r} (see open_clip.list_models())")
+        _check_name(name)
         if checkpoint and _is_path(checkpoint) and not Path(checkpoint).is_file():
             raise FileNotFoundError(
                 f"scorer checkpoint {checkpoint} not found; create it with "
@@ -61,10 +73,11 @@ class Scorer:
         self.model_name, self.device, self._torch = name, device, torch
         self.model, _, self.preprocess = open_clip.create_model_and_transforms(
             name, pretrained=checkpoint or None, device=device)
-        self.model.eval()
+        self.model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(name)
 
     def score(self, images, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Cosine similarity of each image with its own text (pairwise, not all against all)."""
         if len(images) != len(texts):
             raise ValueError(f"{len(images)} images but {len(texts)} texts")
         out = []

@@ -9,36 +9,50 @@ measure the AUC of matched against shuffled pairs. The saved state dict reloads 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import os
 import random
 import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from pipelines import synthetic
 from pipelines.score.scorer_model import PROJECT_MODEL, Scorer, register_project_models
 
-RENDER_SHORT_SIDE = 72  # rendered small; the model's own preprocess resizes to 64 and crops
+RENDER_HEIGHT = 72  # rendered small; the model's own preprocess resizes to 64 and crops
+RENDER_ASPECTS = (1.0, 1.6)  # width / height; training on 0.6–3 did no better on site images
 
 
-def make_pairs(n: int, seed: int, sign_fraction: float = 0.2):
-    """n (PIL image, caption, language) pairs: scenes, and signs with a word on them."""
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """A generated pair. Two examples with the same ``content`` (scene or sign word) match."""
+
+    image: Image.Image
+    caption: str
+    lang: str
+    content: str
+
+
+def make_pairs(n: int, seed: int, sign_fraction: float = 0.2) -> list[Example]:
+    """n generated examples, in random languages: scenes, and signs with a word on them."""
     rng = random.Random(seed)
-    pairs = []
+    examples = []
     for _ in range(n):
         lang = rng.choice(synthetic.LANGS)
-        size = (int(RENDER_SHORT_SIDE * rng.uniform(1.0, 1.6)), RENDER_SHORT_SIDE)
+        size = (round(RENDER_HEIGHT * rng.uniform(*RENDER_ASPECTS)), RENDER_HEIGHT)
         if rng.random() < sign_fraction:
             word = rng.choice(synthetic.SIGN_WORDS)
-            pairs.append((synthetic.render_sign(word, size, rng),
-                          synthetic.sign_caption(word, lang), lang))
+            image = synthetic.render_sign(word, size, rng)
+            examples.append(Example(image, synthetic.sign_caption(word, lang), lang, word))
         else:
             scene = synthetic.random_scene(rng)
-            pairs.append((synthetic.render_scene(scene, size, rng),
-                          synthetic.scene_caption(scene, lang), lang))
-    return pairs
+            image = synthetic.render_scene(scene, size, rng)
+            examples.append(Example(image, synthetic.scene_caption(scene, lang), lang, str(scene)))
+    return examples
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -54,36 +68,51 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float(u / (len(positive) * len(negative)))
 
 
-def evaluate(scorer: Scorer, pairs, seed: int = 0) -> dict:
-    """Held-out AUC of each image with its own caption vs with another pair's caption."""
-    images, texts, langs = zip(*pairs)
-    perm = np.random.default_rng(seed).permutation(len(pairs))
-    perm = np.where(perm == np.arange(len(pairs)), (perm + 1) % len(pairs), perm)
-    matched = scorer.score(list(images), list(texts))
-    shuffled = scorer.score(list(images), [texts[j] for j in perm])
-    langs = np.array(langs)
+def evaluate(scorer: Scorer, examples: list[Example], seed: int = 0) -> dict:
+    """Held-out AUC of each image with its own caption vs with another example's caption."""
+    n = len(examples)
+    perm = np.random.default_rng(seed).permutation(n)
+    perm = np.where(perm == np.arange(n), (perm + 1) % n, perm)
+    images, texts = [e.image for e in examples], [e.caption for e in examples]
+    matched = scorer.score(images, texts)
+    shuffled = scorer.score(images, [texts[j] for j in perm])
+    langs = np.array([e.lang for e in examples])
     per_lang = {lang: round(auc(matched[langs == lang], shuffled[langs == lang]), 4)
-                for lang in synthetic.LANGS}
-    return {"auc": round(auc(matched, shuffled), 4), "auc_per_language": per_lang,
-            "pairs": len(pairs)}
+                for lang in synthetic.LANGS if lang in langs}
+    return {"auc": round(auc(matched, shuffled), 4), "auc_per_language": per_lang, "pairs": n}
+
+
+def _distinct_batch(pool: list[Example], batch_size: int, rng: random.Random) -> list[Example]:
+    """Random examples, no two with the same content: SigLIP takes every other pair of a
+    batch as a negative, so a repeated scene or word would teach the model to reject a match."""
+    if batch_size > len({e.content for e in pool}):
+        raise ValueError(f"batch size {batch_size} exceeds the pool's distinct contents")
+    batch, seen = [], set()
+    while len(batch) < batch_size:
+        example = pool[rng.randrange(len(pool))]
+        if example.content not in seen:
+            seen.add(example.content)
+            batch.append(example)
+    return batch
 
 
 def _batches(pool, preprocess, tokenizer, batch_size: int, rng: random.Random):
     import torch
 
     while True:
-        batch = rng.sample(pool, batch_size)
-        images = torch.stack([preprocess(img) for img, _, _ in batch])
-        yield images, tokenizer([text for _, text, _ in batch])
+        batch = _distinct_batch(pool, batch_size, rng)
+        images = torch.stack([preprocess(e.image) for e in batch])
+        yield images, tokenizer([e.caption for e in batch])
 
 
 def _lr(step: int, steps: int, peak: float, warmup: int) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to zero."""
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
-def _fit(model, batches, steps: int, lr: float, log) -> None:
+def _fit(model, batches, steps: int, lr: float, log, log_every: int) -> None:
     import open_clip
     import torch
 
@@ -99,36 +128,43 @@ def _fit(model, batches, steps: int, lr: float, log) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % 50 == 0 or step == steps - 1:
+        if step % log_every == 0 or step == steps - 1:
             rate = (step + 1) * len(images) / (time.time() - start)
-            log(f"scorer step {step:4d}/{steps}  loss {loss.item():.4f}  {rate:.0f} pairs/s")
+            log(f"scorer step {step:4d}/{steps}  loss {loss.item():.4f}  {rate:.0f} images/s")
     model.eval()
 
 
 def train_scorer(output_dir, *, steps: int = 300, batch_size: int = 96, lr: float = 2e-3,
-                 pool_size: int = 8000, seed: int = 0, log=print) -> dict:
-    """Train, evaluate on held-out pairs, save ``scorer.pt`` + ``scorer.json``; return metrics."""
+                 pool_size: int = 8000, held_out: int = 1200, seed: int = 0,
+                 threads: int | None = None, log_every: int = 50, log=print) -> dict:
+    """Train, evaluate on held-out pairs, save ``scorer.pt`` + ``scorer.json``; return metrics.
+
+    ``pool_size`` pairs are rendered once and batches drawn from them; ``held_out`` pairs from
+    seed + 1000 measure the AUC; ``threads``: torch CPU threads (default: one per core).
+    """
     import open_clip
     import torch
 
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     register_project_models()
     start = time.time()
     model, _, preprocess = open_clip.create_model_and_transforms(PROJECT_MODEL)
     tokenizer = open_clip.get_tokenizer(PROJECT_MODEL)
     log(f"rendering {pool_size} training pairs …")
     pool = make_pairs(pool_size, seed)
-    _fit(model, _batches(pool, preprocess, tokenizer, batch_size, random.Random(seed)),
-         steps, lr, log)
+    batches = _batches(pool, preprocess, tokenizer, batch_size, random.Random(seed))
+    _fit(model, batches, steps, lr, log, log_every)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out / "scorer.pt")
+    torch.save(model.state_dict(), out / "scorer.pt.tmp")
+    os.replace(out / "scorer.pt.tmp", out / "scorer.pt")  # readers never see half a file
     train_seconds = time.time() - start
-    metrics = evaluate(Scorer(PROJECT_MODEL, str(out / "scorer.pt")), make_pairs(1200, seed + 1000))
+    scorer = Scorer(PROJECT_MODEL, str(out / "scorer.pt"))
+    metrics = evaluate(scorer, make_pairs(held_out, seed + 1000))
     report = {"model": PROJECT_MODEL, "loss": "SigLIP (sigmoid)", "steps": steps,
-              "batch_size": batch_size, "seed": seed, "train_seconds": round(train_seconds, 1),
-              "held_out": metrics}
+              "batch_size": batch_size, "lr": lr, "seed": seed,
+              "train_seconds": round(train_seconds, 1), "held_out": metrics}
     (out / "scorer.json").write_text(json.dumps(report, indent=2))
     log(f"scorer saved to {out / 'scorer.pt'}; held-out AUC {metrics['auc']:.4f}")
     return report
@@ -136,13 +172,15 @@ def train_scorer(output_dir, *, steps: int = 300, batch_size: int = 96, lr: floa
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--output", required=True, help="folder for scorer.pt and scorer.json")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     args = parser.parse_args(argv)
-    print(json.dumps(train_scorer(args.output, steps=args.steps, batch_size=args.batch_size,
-                                  seed=args.seed), indent=2))
+    report = train_scorer(args.output, steps=args.steps, batch_size=args.batch_size,
+                          seed=args.seed, threads=args.threads)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
