@@ -99,7 +99,9 @@ def padding_bias(key_mask):
     return jnp.where(key_mask, 0.0, NEG_INF)[:, None, None, :]
 
 
-class Encoder(nn.Module):
+class _Stack(nn.Module):
+    """The shape of an encoder or decoder stack."""
+
     layers: int
     heads: int
     head_dim: int
@@ -107,6 +109,8 @@ class Encoder(nn.Module):
     num_buckets: int
     max_distance: int
 
+
+class Encoder(_Stack):
     @nn.compact
     def __call__(self, x, mask):
         n = x.shape[1]
@@ -117,14 +121,7 @@ class Encoder(nn.Module):
         return nn.RMSNorm(name="final_norm")(x)
 
 
-class Decoder(nn.Module):
-    layers: int
-    heads: int
-    head_dim: int
-    mlp_dim: int
-    num_buckets: int
-    max_distance: int
-
+class Decoder(_Stack):
     @nn.compact
     def __call__(self, y, encoded, encoder_mask):
         n = y.shape[1]
