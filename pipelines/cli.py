@@ -26,9 +26,11 @@ def cmd_build(args, beam_args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.accounting import format_funnel
-    from pipelines.corpus_job import run_corpus_job
+    from pipelines.corpus_job import CorpusInputs, run_corpus_job
 
-    stats = run_corpus_job(args.seeds, args.output, _corpus_config(args),
+    inputs = CorpusInputs(seeds=tuple(args.seeds or ()), archives=tuple(args.input or ()),
+                          fetch_missing=not args.no_fetch)
+    stats = run_corpus_job(inputs, args.output, _corpus_config(args),
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
     print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
@@ -77,7 +79,10 @@ def cmd_demo(args, beam_args):
 
 
 def _add_corpus_args(p):
-    p.add_argument("--seeds", nargs="+", required=True, help="start URLs of a live crawl")
+    p.add_argument("--seeds", nargs="+", help="start URLs of a live crawl")
+    p.add_argument("--input", nargs="+", help="WARC/ARC files or globs (local, gs://, s3://)")
+    p.add_argument("--no-fetch", action="store_true",
+                   help="use only images stored in the archives; reject the others")
     p.add_argument("--output", required=True, help="corpus folder to write")
     p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
     p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")

@@ -1,6 +1,6 @@
 """The corpus job: every corpus stage fused into one Beam pipeline (``openwebli build``).
 
-seed URLs → crawl → extract → fetch → dedup → annotate (OCR, language ID) → score (global
+seed URLs → crawl and/or web archives → pages → extract → fetch → dedup → annotate (OCR, language ID) → score (global
 top-k%) → corpus folder. Each stage's rejections go to ``rejects/`` and its counts to
 ``stats.json``.
 """
@@ -19,10 +19,10 @@ from pipelines.annotate.ocr import OcrConfig
 from pipelines.annotate.transforms import Annotate
 from pipelines.corpus_io import (WriteRecords, WriteRejects, is_completed, mark_completed,
                                  read_json, write_info)
-from pipelines.crawl.transforms import CrawlConfig, CrawlPages, ExtractCandidates
+from pipelines.crawl.transforms import CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives
 from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
-from pipelines.fetch.transforms import FetchImages
+from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair
@@ -48,11 +48,48 @@ class CorpusConfig:
             images=dataclasses.replace(self.images, fetch=fetch))
 
 
-def build_corpus(seeds, output: str, config: CorpusConfig):
-    """Add the corpus job to the pipeline of ``seeds`` (a PCollection of seed URLs)."""
-    pages, page_rejects, urls = seeds | "Crawl" >> CrawlPages(config.crawl)
+@dataclasses.dataclass(frozen=True)
+class CorpusInputs:
+    """Where pages come from: seed URLs to crawl and/or web archives (file patterns)."""
+
+    seeds: tuple[str, ...] = ()
+    archives: tuple[str, ...] = ()
+    fetch_missing: bool = True  # fetch images that are not in the archives from the network
+
+    def __post_init__(self):
+        if not self.seeds and not self.archives:
+            raise ValueError("give seed URLs (--seeds) or archives (--input), or both")
+
+
+def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
+    """→ (pages, archived resources or None, rejections, count rows) from every input kind."""
+    pages, rejects, counts, resources = [], [], [], None
+    if inputs.seeds:
+        crawled, crawl_rejects, urls = (p | "Seeds" >> beam.Create(inputs.seeds)
+                                        | "Crawl" >> CrawlPages(config.crawl))
+        pages.append(crawled)
+        rejects.append(crawl_rejects)
+        counts.append(count_stage("crawl", urls, crawled, crawl_rejects))
+    if inputs.archives:
+        archived, resources, archive_rejects, seen = (
+            p | "Archives" >> beam.Create(inputs.archives) | "Read" >> ReadArchives())
+        passed_on = (archived, resources) | "ArchiveKept" >> beam.Flatten()
+        pages.append(archived)
+        rejects.append(archive_rejects)
+        counts.append(count_stage("archive", seen, passed_on, archive_rejects, seen_is_count=True))
+    return (pages | "AllPages" >> beam.Flatten(), resources,
+            rejects | "InputRejects" >> beam.Flatten(), counts)
+
+
+def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
+    """Add the corpus job for ``inputs`` to pipeline ``p``."""
+    pages, resources, page_rejects, input_counts = _read_pages(p, inputs, config)
     candidates, extract_rejects, images_seen = pages | "Extract" >> ExtractCandidates()
-    images, fetch_rejects = candidates | "FetchImages" >> FetchImages(config.images)
+    if resources is None:
+        images, fetch_rejects = candidates | "FetchImages" >> FetchImages(config.images)
+    else:
+        images, fetch_rejects = (candidates, resources) | "ResolveImages" >> ResolveImages(
+            config.images, inputs.fetch_missing)
     unique, dup_rejects = images | "Dedup" >> ExactDedup()
     pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid)
     kept, score_rejects, threshold = pairs | "Score" >> Score(
@@ -63,7 +100,7 @@ def build_corpus(seeds, output: str, config: CorpusConfig):
                score_rejects) | "AllRejects" >> beam.Flatten()
     rejects | "WriteRejects" >> WriteRejects(output)
     counts = (
-        count_stage("crawl", urls, pages, page_rejects),
+        *input_counts,
         count_stage("extract", images_seen, candidates, extract_rejects, seen_is_count=True),
         count_stage("fetch", candidates, images, fetch_rejects),
         count_stage("dedup", images, unique, dup_rejects),
@@ -73,7 +110,7 @@ def build_corpus(seeds, output: str, config: CorpusConfig):
     counts | "Stats" >> WriteStats(f"{output}/stats.json", {"score_threshold": threshold})
 
 
-def run_corpus_job(seeds: list[str], output: str, config: CorpusConfig,
+def run_corpus_job(inputs: CorpusInputs, output: str, config: CorpusConfig,
                    options: PipelineOptions | None = None, force: bool = False) -> dict:
     """Run the corpus job to completion and return its stats; skip a finished folder."""
     if is_completed(output) and not force:
@@ -81,12 +118,13 @@ def run_corpus_job(seeds: list[str], output: str, config: CorpusConfig,
         return read_json(output, "stats.json")
     start = time.time()
     with beam.Pipeline(options=options or PipelineOptions()) as p:
-        build_corpus(p | "Seeds" >> beam.Create(seeds), output, config)
-    write_info(output, CorpusPair, {"seeds": seeds, **dataclasses.asdict(config)})
+        build_corpus(p, inputs, output, config)
+    write_info(output, CorpusPair, {"inputs": dataclasses.asdict(inputs),
+                                    **dataclasses.asdict(config)})
     mark_completed(output)
     stats = read_json(output, "stats.json")
     log.info("corpus job finished in %.1f s", time.time() - start)
     return stats
 
 
-__all__ = ["CorpusConfig", "FetchConfig", "build_corpus", "run_corpus_job"]
+__all__ = ["CorpusConfig", "CorpusInputs", "FetchConfig", "build_corpus", "run_corpus_job"]

@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import format_funnel
 from pipelines.corpus_io import read_records
-from pipelines.corpus_job import CorpusConfig, run_corpus_job
+from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from pipelines.mixture.job import run_mixture_job
 from pipelines.mixture.spec import DEFAULT_SPEC
 from pipelines.sample_site import generate_site, serve_site
@@ -47,7 +47,8 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     _banner("2/5 corpus job (crawl → fetch → dedup → OCR + language ID → score → top 10%)")
     with serve_site(site) as base:
         print(f"serving the sample site at {base}")
-        stats = run_corpus_job([f"{base}/index.html"], corpus, config, PipelineOptions(beam_args))
+        stats = run_corpus_job(CorpusInputs(seeds=(f"{base}/index.html",)), corpus, config,
+                               PipelineOptions(beam_args))
     _banner("3/5 mixture (captioning, split-captioning, OCR → ArrayRecord)")
     mix_stats = run_mixture_job(corpus, mixture, DEFAULT_SPEC, PipelineOptions(beam_args))
     print({task: s["examples"] for task, s in mix_stats["tasks"].items()})

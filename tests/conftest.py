@@ -51,7 +51,8 @@ def corpus_config():
 @pytest.fixture(scope="session")
 def direct_corpus(site_url, tmp_path_factory):
     """The corpus job over the small site on the DirectRunner: (folder, stats)."""
-    from pipelines.corpus_job import run_corpus_job
+    from pipelines.corpus_job import CorpusInputs, run_corpus_job
 
     out = str(tmp_path_factory.mktemp("corpus"))
-    return out, run_corpus_job([f"{site_url}/index.html"], out, corpus_config())
+    return out, run_corpus_job(CorpusInputs(seeds=(f"{site_url}/index.html",)), out,
+                               corpus_config())

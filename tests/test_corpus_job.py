@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.corpus_io import is_completed, read_json, read_records
-from pipelines.corpus_job import CorpusConfig, run_corpus_job
+from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from schemas import CorpusPair
 
 
@@ -59,5 +59,6 @@ def test_folder_describes_itself_and_rerun_skips(corpus, site_url):
     assert is_completed(out)
     info = read_json(out, "info.json")
     assert info["record"] == "CorpusPair" and info["config"]["keep_fraction"] == 0.1
-    again = run_corpus_job([f"{site_url}/index.html"], out, CorpusConfig(scorer_spec="unused"))
+    again = run_corpus_job(CorpusInputs(seeds=(f"{site_url}/index.html",)), out,
+                           CorpusConfig(scorer_spec="unused"))
     assert again == stats

@@ -12,7 +12,7 @@ import time
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.corpus_job import run_corpus_job
+from pipelines.corpus_job import CorpusInputs, run_corpus_job
 from tests.conftest import corpus_config
 
 
@@ -60,5 +60,6 @@ def test_portable_runner_with_external_workers_matches_direct(
     options = PipelineOptions([
         "--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
         "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"])
-    stats = run_corpus_job([f"{site_url}/index.html"], str(tmp_path), corpus_config(), options)
+    seeds = CorpusInputs(seeds=(f"{site_url}/index.html",))
+    stats = run_corpus_job(seeds, str(tmp_path), corpus_config(), options)
     assert stats == direct_corpus[1]

@@ -8,11 +8,16 @@ import urllib.parse
 import apache_beam as beam
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects
+from pipelines.crawl.archive import ArchiveError, read_archive
 from pipelines.crawl.extract import candidates_from_page, parse_page
 from pipelines.crawl.robots import RobotsCache
 from pipelines.http import FetchConfig, Fetcher, FetchError
 from schemas import Candidate, Page, Rejection
 
+# WHATWG encoding labels decode with a superset codec, as browsers do.
+_CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+                      "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
+                      "ascii": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
 
 
@@ -32,6 +37,7 @@ def decode_html(body: bytes, content_type: str) -> str:
     if not charset:
         match = _META_CHARSET.search(body[:4096])
         charset = match.group(1).decode("ascii") if match else "utf-8"
+    charset = _CHARSET_SUPERSETS.get(charset.lower(), charset)
     try:
         return body.decode(charset, errors="replace")
     except LookupError:
@@ -151,3 +157,55 @@ class ExtractCandidates(beam.PTransform):
         out = pages | "Extract" >> beam.ParDo(ExtractFn()).with_outputs(
             REJECTED, IMAGES_SEEN, main="kept")
         return out.kept, out[REJECTED], out[IMAGES_SEEN]
+
+
+RESOURCES = "resources"  # non-HTML responses of an archive, keyed by URL
+RESPONSES_SEEN = "responses_seen"
+
+
+class ReadArchiveFn(beam.DoFn):
+    """An archive path → its HTML pages (depth 0), its other responses tagged RESOURCES as
+    (url, ArchivedResponse), Rejections (stage "archive") and a count per response read."""
+
+    def process(self, path: str):
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path, compression_type="uncompressed") as stream:
+            for item in read_archive(stream, path):
+                yield beam.pvalue.TaggedOutput(RESPONSES_SEEN, 1)
+                yield from _route_archived(item)
+
+
+def _route_archived(item):
+    if isinstance(item, ArchiveError):
+        yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
+            stage="archive", reason="archive_damaged", record_id=item.path, url=item.path,
+            detail=f"after {item.records_read} responses: {item.detail}"))
+    elif item.status != 200:
+        yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
+            stage="archive", reason=f"http_{item.status}", record_id=item.url, url=item.url))
+    elif "html" in item.content_type:
+        yield Page(url=item.url, depth=0, html=decode_html(item.body, item.headers.get(
+            "content-type", "")), x_robots_tag=item.headers.get("x-robots-tag", ""))
+    else:
+        yield beam.pvalue.TaggedOutput(RESOURCES, (item.url, item))
+
+
+class ReadArchives(beam.PTransform):
+    """File patterns (local, gs://, s3:// through Beam's FileSystems) → (pages, resources,
+    rejections, responses seen). Each file is read whole by one worker."""
+
+    def expand(self, patterns):
+        from apache_beam.io.filesystems import FileSystems
+
+        def expand_pattern(pattern):
+            matches = FileSystems.match([pattern])[0].metadata_list
+            if not matches:
+                raise FileNotFoundError(f"no archive matches {pattern!r}")
+            return sorted(m.path for m in matches)
+
+        out = (patterns | "MatchArchives" >> beam.FlatMap(expand_pattern)
+               | "SpreadArchives" >> beam.Reshuffle()
+               | "ReadArchive" >> beam.ParDo(ReadArchiveFn()).with_outputs(
+                   RESOURCES, REJECTED, RESPONSES_SEEN, main="pages"))
+        return out.pages, out[RESOURCES], out[REJECTED], out[RESPONSES_SEEN]

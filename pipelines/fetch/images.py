@@ -31,13 +31,21 @@ def fetch_image(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache,
         resp = fetcher.get(candidate.image_url)
     except FetchError as e:
         return reject(e.reason, e.detail)
-    if resp.status != 200:
-        return reject(f"http_{resp.status}")
-    if opts_out_of_ai(resp.headers.get("x-robots-tag", "")):
+    return image_from_response(candidate, resp.status, resp.headers, resp.body, rules)
+
+
+def image_from_response(candidate: Candidate, status: int, headers: dict[str, str], body: bytes,
+                        rules: ImageRules) -> ImageRecord | Rejection:
+    """A fetched (or archived) HTTP response for a candidate's image → ImageRecord or Rejection."""
+    reject = lambda reason, detail="": Rejection(
+        stage="fetch", reason=reason, record_id=candidate.pair_id, url=candidate.image_url,
+        detail=detail)
+    if status != 200:
+        return reject(f"http_{status}")
+    if opts_out_of_ai(headers.get("x-robots-tag", "")):
         return reject("noai", "X-Robots-Tag")
-    verdict, image = process_image(resp.body, rules)
+    verdict, image = process_image(body, rules)
     if not verdict.keep:
         return reject(verdict.reason, verdict.detail)
     return extend(candidate, ImageRecord, image_bytes=image.jpeg, image_format=image.format,
-                       width=image.width, height=image.height, sha256=image.sha256,
-                       phash=image.phash)
+                  width=image.width, height=image.height, sha256=image.sha256, phash=image.phash)

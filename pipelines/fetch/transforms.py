@@ -7,7 +7,7 @@ import apache_beam as beam
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects
 from pipelines.crawl.robots import RobotsCache
-from pipelines.fetch.images import ImageFetchConfig, fetch_image
+from pipelines.fetch.images import ImageFetchConfig, fetch_image, image_from_response
 from pipelines.http import Fetcher
 from schemas import Rejection
 
@@ -46,3 +46,55 @@ class FetchImages(beam.PTransform):
     def expand(self, candidates):
         batches = candidates | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=64)
         return par_do_with_rejects(batches, "Fetch", FetchImagesFn(self.config))
+
+
+TO_FETCH = "to_fetch"
+
+
+class _FromArchiveFn(beam.DoFn):
+    """(url, {candidates, responses}) → image records made from the archived response; without
+    one, the candidates go on to the network fetch (tagged TO_FETCH) or are rejected."""
+
+    def __init__(self, config: ImageFetchConfig, fetch_missing: bool):
+        self.config, self.fetch_missing = config, fetch_missing
+
+    def process(self, item):
+        _, group = item
+        responses = list(group["responses"])
+        for candidate in group["candidates"]:
+            if responses:
+                result = image_from_response(candidate, responses[0].status, responses[0].headers,
+                                             responses[0].body, self.config.rules)
+            elif self.fetch_missing:
+                yield beam.pvalue.TaggedOutput(TO_FETCH, candidate)
+                continue
+            else:
+                result = Rejection(stage="fetch", reason="not_in_archive",
+                                   record_id=candidate.pair_id, url=candidate.image_url)
+            if isinstance(result, Rejection):
+                yield beam.pvalue.TaggedOutput(REJECTED, result)
+            else:
+                yield result
+
+
+class ResolveImages(beam.PTransform):
+    """Candidates + archived responses (url, ArchivedResponse) → (image records, rejections).
+
+    An image whose response is in an archive is taken from there, with no network; the others
+    are fetched (``fetch_missing``) or rejected as ``not_in_archive``."""
+
+    def __init__(self, config: ImageFetchConfig, fetch_missing: bool = True):
+        super().__init__()
+        self.config, self.fetch_missing = config, fetch_missing
+
+    def expand(self, inputs):
+        candidates, resources = inputs
+        joined = ({"candidates": candidates | "ByImageUrl" >> beam.Map(lambda c: (c.image_url, c)),
+                   "responses": resources} | "JoinArchive" >> beam.CoGroupByKey())
+        out = joined | "FromArchive" >> beam.ParDo(
+            _FromArchiveFn(self.config, self.fetch_missing)).with_outputs(
+                REJECTED, TO_FETCH, main="kept")
+        fetched, fetch_rejects = out[TO_FETCH] | "Network" >> FetchImages(self.config)
+        images = (out.kept, fetched) | "AllImages" >> beam.Flatten()
+        rejects = (out[REJECTED], fetch_rejects) | "AllFetchRejects" >> beam.Flatten()
+        return images, rejects
