@@ -72,6 +72,17 @@ def cmd_predict(args, _):
         print(load(args.checkpoint).predict(f.read(), args.prompt))
 
 
+def cmd_eval_langid(args, _):
+    from pipelines.annotate.eval_langid import evaluate_langid, markdown_table
+
+    result = evaluate_langid(args.data)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(markdown_table(result))
+        print(f"unsupported by the model: {', '.join(result['unsupported']) or 'none'}")
+
+
 def cmd_demo(args, beam_args):
     from pipelines.demo import run_demo
 
@@ -119,6 +130,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", required=True)
     p.add_argument("--scorer-checkpoint", help="open_clip state dict to initialise the frozen ViT")
     p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("eval-langid", help="per-language accuracy of language ID")
+    p.add_argument("--data", required=True, help="folder of <language>.txt, one text a line")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_eval_langid)
     p = sub.add_parser("predict", help="answer a prompt about an image")
     p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
     p.add_argument("--image", required=True)

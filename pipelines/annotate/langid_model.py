@@ -27,7 +27,7 @@ class LangIdConfig:
 def normalize_label(label: str) -> str:
     """fastText label → ISO 639-1 where one exists, else the 639-3 (or other) code it gives."""
     code = label.removeprefix("__label__")
-    return {"nb": "no", "nn": "no", "iw": "he", "in": "id", "ji": "yi"}.get(code, code)
+    return {"nb": "no", "iw": "he", "in": "id", "ji": "yi"}.get(code, code)
 
 
 class LangId:
