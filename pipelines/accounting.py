@@ -10,7 +10,7 @@ import json
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-STAGE_ORDER = ("archive", "crawl", "extract", "fetch", "dedup", "annotate", "score")
+STAGE_ORDER = ("archive", "crawl", "urllist", "extract", "fetch", "dedup", "annotate", "score")
 
 
 def count_stage(stage: str, seen, kept, rejected, seen_is_count: bool = False):

@@ -29,7 +29,7 @@ def cmd_build(args, beam_args):
     from pipelines.corpus_job import CorpusInputs, run_corpus_job
 
     inputs = CorpusInputs(seeds=tuple(args.seeds or ()), archives=tuple(args.input or ()),
-                          fetch_missing=not args.no_fetch)
+                          url_lists=tuple(args.url_list or ()), fetch_missing=not args.no_fetch)
     stats = run_corpus_job(inputs, args.output, _corpus_config(args),
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
@@ -92,6 +92,8 @@ def cmd_demo(args, beam_args):
 def _add_corpus_args(p):
     p.add_argument("--seeds", nargs="+", help="start URLs of a live crawl")
     p.add_argument("--input", nargs="+", help="WARC/ARC files or globs (local, gs://, s3://)")
+    p.add_argument("--url-list", nargs="+",
+                   help="URL lists: img2dataset/LAION .parquet (URL, TEXT), CC3M .tsv, .txt")
     p.add_argument("--no-fetch", action="store_true",
                    help="use only images stored in the archives; reject the others")
     p.add_argument("--output", required=True, help="corpus folder to write")

@@ -19,7 +19,8 @@ from pipelines.annotate.ocr import OcrConfig
 from pipelines.annotate.transforms import Annotate
 from pipelines.corpus_io import (WriteRecords, WriteRejects, is_completed, mark_completed,
                                  read_json, write_info)
-from pipelines.crawl.transforms import CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives
+from pipelines.crawl.transforms import (CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives,
+                                       ReadUrlLists)
 from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages, ResolveImages
@@ -50,20 +51,24 @@ class CorpusConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CorpusInputs:
-    """Where pages come from: seed URLs to crawl and/or web archives (file patterns)."""
+    """Where pairs come from: seed URLs to crawl, web archives, URL lists (file patterns)."""
 
     seeds: tuple[str, ...] = ()
     archives: tuple[str, ...] = ()
+    url_lists: tuple[str, ...] = ()  # img2dataset/LAION parquet, CC3M tsv, url-per-line txt
     fetch_missing: bool = True  # fetch images that are not in the archives from the network
 
     def __post_init__(self):
-        if not self.seeds and not self.archives:
-            raise ValueError("give seed URLs (--seeds) or archives (--input), or both")
+        if not (self.seeds or self.archives or self.url_lists):
+            raise ValueError("give seed URLs (--seeds), archives (--input) or URL lists "
+                             "(--url-list)")
 
 
 def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
     """→ (pages, archived resources or None, rejections, count rows) from every input kind."""
     pages, rejects, counts, resources = [], [], [], None
+    if not (inputs.seeds or inputs.archives):
+        return p | "NoPages" >> beam.Create([]), None, p | "NoPageRejects" >> beam.Create([]), []
     if inputs.seeds:
         crawled, crawl_rejects, urls = (p | "Seeds" >> beam.Create(inputs.seeds)
                                         | "Crawl" >> CrawlPages(config.crawl))
@@ -81,10 +86,23 @@ def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
             rejects | "InputRejects" >> beam.Flatten(), counts)
 
 
+def _candidates(p, pages, inputs: CorpusInputs):
+    """→ (candidates from pages and URL lists, rejections, count rows)."""
+    from_pages, extract_rejects, images_seen = pages | "Extract" >> ExtractCandidates()
+    counts = [count_stage("extract", images_seen, from_pages, extract_rejects, seen_is_count=True)]
+    if not inputs.url_lists:
+        return from_pages, extract_rejects, counts
+    listed, list_rejects, rows = (p | "UrlLists" >> beam.Create(inputs.url_lists)
+                                  | "ReadLists" >> ReadUrlLists())
+    counts.insert(0, count_stage("urllist", rows, listed, list_rejects, seen_is_count=True))
+    return ((from_pages, listed) | "AllCandidates" >> beam.Flatten(),
+            (extract_rejects, list_rejects) | "CandidateRejects" >> beam.Flatten(), counts)
+
+
 def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     """Add the corpus job for ``inputs`` to pipeline ``p``."""
     pages, resources, page_rejects, input_counts = _read_pages(p, inputs, config)
-    candidates, extract_rejects, images_seen = pages | "Extract" >> ExtractCandidates()
+    candidates, extract_rejects, candidate_counts = _candidates(p, pages, inputs)
     if resources is None:
         images, fetch_rejects = candidates | "FetchImages" >> FetchImages(config.images)
     else:
@@ -101,7 +119,7 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     rejects | "WriteRejects" >> WriteRejects(output)
     counts = (
         *input_counts,
-        count_stage("extract", images_seen, candidates, extract_rejects, seen_is_count=True),
+        *candidate_counts,
         count_stage("fetch", candidates, images, fetch_rejects),
         count_stage("dedup", images, unique, dup_rejects),
         count_stage("annotate", unique, pairs, annotate_rejects),

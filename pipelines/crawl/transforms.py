@@ -11,6 +11,7 @@ from pipelines.beam_util import REJECTED, par_do_with_rejects
 from pipelines.crawl.archive import ArchiveError, read_archive
 from pipelines.crawl.extract import candidates_from_page, parse_page
 from pipelines.crawl.robots import RobotsCache
+from pipelines.crawl.urllist import read_url_list
 from pipelines.http import FetchConfig, Fetcher, FetchError
 from schemas import Candidate, Page, Rejection
 
@@ -196,16 +197,50 @@ class ReadArchives(beam.PTransform):
     rejections, responses seen). Each file is read whole by one worker."""
 
     def expand(self, patterns):
-        from apache_beam.io.filesystems import FileSystems
-
-        def expand_pattern(pattern):
-            matches = FileSystems.match([pattern])[0].metadata_list
-            if not matches:
-                raise FileNotFoundError(f"no archive matches {pattern!r}")
-            return sorted(m.path for m in matches)
-
-        out = (patterns | "MatchArchives" >> beam.FlatMap(expand_pattern)
+        out = (patterns | "MatchArchives" >> beam.FlatMap(match_files)
                | "SpreadArchives" >> beam.Reshuffle()
                | "ReadArchive" >> beam.ParDo(ReadArchiveFn()).with_outputs(
                    RESOURCES, REJECTED, RESPONSES_SEEN, main="pages"))
         return out.pages, out[RESOURCES], out[REJECTED], out[RESPONSES_SEEN]
+
+
+ROWS_SEEN = "rows_seen"
+
+
+class ReadUrlListFn(beam.DoFn):
+    """A URL-list path → Candidates, Rejections (stage "urllist") and a count per row."""
+
+    def process(self, path: str):
+        import io
+
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path, compression_type="uncompressed") as stream:
+            data = io.BytesIO(stream.read())  # parquet needs a seekable file
+        for item in read_url_list(data, path):
+            yield beam.pvalue.TaggedOutput(ROWS_SEEN, 1)
+            if isinstance(item, Rejection):
+                yield beam.pvalue.TaggedOutput(REJECTED, item)
+            else:
+                yield item
+
+
+class ReadUrlLists(beam.PTransform):
+    """File patterns of URL lists → (candidates, rejections, rows seen)."""
+
+    def expand(self, patterns):
+        out = (patterns | "MatchLists" >> beam.FlatMap(match_files)
+               | "SpreadLists" >> beam.Reshuffle()
+               | "ReadList" >> beam.ParDo(ReadUrlListFn()).with_outputs(
+                   REJECTED, ROWS_SEEN, main="candidates"))
+        return out.candidates, out[REJECTED], out[ROWS_SEEN]
+
+
+def match_files(pattern: str) -> list[str]:
+    """A path or glob (any Beam filesystem) → the sorted paths it matches; none is an error."""
+    from apache_beam.io.filesystems import FileSystems
+
+    matches = FileSystems.match([pattern])[0].metadata_list
+    if not matches:
+        raise FileNotFoundError(f"no file matches {pattern!r}")
+    return sorted(m.path for m in matches)
