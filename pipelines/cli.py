@@ -83,6 +83,17 @@ def cmd_eval_langid(args, _):
         print(f"unsupported by the model: {', '.join(result['unsupported']) or 'none'}")
 
 
+def cmd_eval_ocr(args, _):
+    from pipelines.annotate.eval_ocr import evaluate_ocr
+
+    result = evaluate_ocr(args.data, args.backend)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"{result['backend']}: word recall {result['word_recall']:.3f}, CER {result['cer']:.3f}"
+              f" over {result['words']} words in {result['images']} images")
+
+
 def cmd_demo(args, beam_args):
     from pipelines.demo import run_demo
 
@@ -136,6 +147,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="folder of <language>.txt, one text a line")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=cmd_eval_langid)
+    p = sub.add_parser("eval-ocr", help="word recall and CER of an OCR backend")
+    p.add_argument("--data", required=True, help="folder with imgs/ and ICDAR gt/gt_<image>.txt")
+    p.add_argument("--backend", default="easyocr")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_eval_ocr)
     p = sub.add_parser("predict", help="answer a prompt about an image")
     p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
     p.add_argument("--image", required=True)
