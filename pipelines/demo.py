@@ -56,7 +56,9 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     result = train(get_config("demo"), mixture, train_dir,
                    scorer_checkpoint=scorer_spec.split(":", 1)[1])
     _banner("5/5 prediction")
-    pair = sorted(read_records(corpus, CorpusPair), key=lambda p: -p.score)[0]
+    pairs = read_records(corpus, CorpusPair)
+    labelled = [p for p in pairs if p.lang != "und"] or pairs
+    pair = max(labelled, key=lambda p: p.score)  # the best pair the captioning task used
     prompt = f"caption {pair.lang}"
     prediction = load(train_dir).predict(pair.image_bytes, prompt)
     _banner("summary")

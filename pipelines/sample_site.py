@@ -89,7 +89,10 @@ def _scene_img(w: _SiteWriter, rel: str, lang: str) -> _Img:
     rng = w.rng
     scene = synthetic.random_scene(rng)
     size = (rng.randint(200, 480), rng.randint(160, 400))
-    src = w.image(rel, synthetic.render_scene(scene, size, rng))
+    img = synthetic.render_scene(scene, size, rng)
+    if rng.random() < 0.25:  # a shop sign in the picture: text for OCR beside the caption
+        img = synthetic.add_sign(img, rng.choice(synthetic.SIGN_WORDS), rng)
+    src = w.image(rel, img)
     alt = synthetic.scene_caption(scene, lang)
     roll = rng.random()
     if roll < 0.15:  # a caption of some other scene: should score low

@@ -140,3 +140,12 @@ def render_sign(word: str, size: tuple[int, int], rng: random.Random) -> Image.I
     draw.rectangle([x0 - pad, y0 - pad, x0 + tw + pad, y0 + th + pad], fill=board)
     draw.text((x0 - left, y0 - top), word, font=font, fill=ink)
     return img
+
+
+def add_sign(img: Image.Image, word: str, rng: random.Random) -> Image.Image:
+    """The scene with a small sign showing ``word`` in one corner (text for the OCR task)."""
+    w, h = img.size
+    sign = render_sign(word, (int(w * 0.55), max(40, int(h * 0.3))), rng)
+    out = img.copy()
+    out.paste(sign, (rng.choice([0, w - sign.width]), 0))
+    return out
