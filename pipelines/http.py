@@ -10,8 +10,11 @@ fetch issue: the connection resolves the name a second time (a DNS-rebinding win
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import ipaddress
 import socket
+import threading
+import time
 import urllib.parse
 
 import requests
@@ -46,6 +49,10 @@ class FetchConfig:
     max_bytes: int = 20_000_000
     max_redirects: int = 5
     allowed_networks: tuple[str, ...] = ()  # CIDRs allowed although not globally routable
+    max_retries: int = 2  # after a timeout, a connection error, 429 or 503
+    backoff_seconds: float = 0.5  # doubled on each retry, unless the server says Retry-After
+    max_retry_after: float = 30.0  # a longer Retry-After is not waited for
+    host_interval: float = 0.0  # least seconds between two requests to one host (per worker)
 
 
 def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
@@ -66,8 +73,50 @@ def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
             raise FetchError("blocked_address", f"{parts.hostname} → {addr}")
 
 
+RETRY_STATUSES = frozenset({429, 503})
+RETRY_REASONS = frozenset({"timeout", "connection_error", "read_error"})
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) → seconds to wait; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+class HostPacer:
+    """Keeps requests to one host at least ``interval`` seconds apart, across threads."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, url: str) -> None:
+        if self.interval <= 0:
+            return
+        host = urllib.parse.urlsplit(url).netloc
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next.get(host, now))
+            self._next[host] = start + self.interval
+        time.sleep(start - now)
+
+
 class Fetcher:
-    """One per worker; holds a connection pool. ``get`` raises FetchError on any failure."""
+    """One per worker; holds a connection pool. ``get`` raises FetchError on any failure.
+
+    Politeness: per-host pacing (``host_interval``), retries with exponential backoff after
+    timeouts and connection errors, and after 429/503 waiting as the server's Retry-After asks
+    (up to ``max_retry_after``; a longer wait gives up with the status as the reason).
+    """
 
     def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10):
         self.config = config
@@ -76,10 +125,30 @@ class Fetcher:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = config.user_agent
+        self.pacer = HostPacer(config.host_interval)
 
     def get(self, url: str) -> Response:
+        for attempt in range(self.config.max_retries + 1):
+            last = attempt == self.config.max_retries
+            try:
+                resp = self._get_once(url)
+            except FetchError as e:
+                if last or e.reason not in RETRY_REASONS:
+                    raise
+                time.sleep(self.config.backoff_seconds * 2 ** attempt)
+                continue
+            if last or resp.status not in RETRY_STATUSES:
+                return resp
+            wait = retry_after_seconds(resp.headers.get("retry-after"))
+            if wait is not None and wait > self.config.max_retry_after:
+                return resp
+            time.sleep(self.config.backoff_seconds * 2 ** attempt if wait is None else wait)
+        raise AssertionError("unreachable")
+
+    def _get_once(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
             check_address(url, self.config.allowed_networks)
+            self.pacer.wait(url)
             resp = self._request(url)
             if resp.is_redirect and "location" in resp.headers:
                 url = urllib.parse.urljoin(url, resp.headers["location"])

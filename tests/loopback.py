@@ -1,4 +1,5 @@
-"""A scriptable HTTP server on 127.0.0.1 for tests: path → (status, headers, body or callable)."""
+"""A scriptable HTTP server on 127.0.0.1 for tests: path → (status, headers, body or callable),
+or path → callable(handler) returning that triple per request (for stateful routes)."""
 from __future__ import annotations
 
 import http.server
@@ -15,7 +16,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if route is None:
             self.send_error(404)
             return
-        status, headers, body = route
+        status, headers, body = route(self) if callable(route) else route
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)

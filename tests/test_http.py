@@ -1,7 +1,9 @@
+import time
+
 import pytest
 
 from pipelines.crawl.robots import RobotsCache
-from pipelines.http import FetchConfig, Fetcher, FetchError, check_address
+from pipelines.http import FetchConfig, Fetcher, FetchError, check_address, retry_after_seconds
 from tests.loopback import endless, serve, slow
 
 LOOPBACK = ("127.0.0.1/32",)
@@ -60,3 +62,54 @@ def test_robots_rules(status, body, allowed):
     with serve({"/robots.txt": (status, {}, body)}) as base:
         robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK)))
         assert {path: robots.allowed(base + path) for path in allowed} == allowed
+
+
+def _flaky(status: int, headers: dict, failures: int):
+    """A route that answers ``status`` ``failures`` times, then 200."""
+    calls = []
+
+    def route(_handler):
+        calls.append(time.monotonic())
+        if len(calls) <= failures:
+            return status, headers, b""
+        return 200, {}, b"ok"
+
+    return route, calls
+
+
+def test_429_waits_for_retry_after_then_succeeds():
+    route, calls = _flaky(429, {"Retry-After": "1"}, failures=1)
+    with serve({"/r": route}) as base:
+        resp = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=2)).get(base + "/r")
+    assert resp.status == 200 and resp.body == b"ok"
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.95
+
+
+def test_503_backs_off_exponentially_then_gives_up():
+    route, calls = _flaky(503, {}, failures=10)
+    with serve({"/r": route}) as base:
+        config = FetchConfig(allowed_networks=LOOPBACK, max_retries=2, backoff_seconds=0.1)
+        assert Fetcher(config).get(base + "/r").status == 503
+    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    assert len(calls) == 3 and gaps[0] >= 0.09 and gaps[1] >= 0.19
+
+
+def test_too_long_retry_after_is_not_waited_for():
+    route, calls = _flaky(429, {"Retry-After": "3600"}, failures=10)
+    with serve({"/r": route}) as base:
+        assert Fetcher(FetchConfig(allowed_networks=LOOPBACK)).get(base + "/r").status == 429
+    assert len(calls) == 1
+
+
+def test_requests_to_one_host_are_paced():
+    route, calls = _flaky(200, {}, failures=0)
+    with serve({"/r": route}) as base:
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, host_interval=0.2))
+        for _ in range(3):
+            fetcher.get(base + "/r")
+    assert calls[-1] - calls[0] >= 0.38
+
+
+def test_retry_after_http_date():
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds("5") == 5.0
