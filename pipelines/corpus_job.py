@@ -21,6 +21,7 @@ from pipelines.corpus_io import (WriteRecords, WriteRejects, is_completed, mark_
                                  read_json, write_info)
 from pipelines.crawl.transforms import (CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives,
                                        ReadUrlLists)
+from pipelines.dedup.near import NearDedup, NearDedupConfig
 from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages, ResolveImages
@@ -39,6 +40,7 @@ class CorpusConfig:
     images: ImageFetchConfig = ImageFetchConfig()
     ocr: OcrConfig = OcrConfig()
     langid: LangIdConfig = LangIdConfig()
+    near_dedup: NearDedupConfig = NearDedupConfig()
     num_shards: int = 0  # 0 → the runner decides
 
     def allowing_networks(self, networks: tuple[str, ...] = PRIVATE_NETWORKS) -> "CorpusConfig":
@@ -109,6 +111,10 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         images, fetch_rejects = (candidates, resources) | "ResolveImages" >> ResolveImages(
             config.images, inputs.fetch_missing)
     unique, dup_rejects = images | "Dedup" >> ExactDedup()
+    if config.near_dedup.enabled:
+        exact_rejects = dup_rejects
+        unique, near_rejects = unique | "NearDedup" >> NearDedup(config.near_dedup)
+        dup_rejects = (exact_rejects, near_rejects) | "DedupRejects" >> beam.Flatten()
     pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid)
     kept, score_rejects, threshold = pairs | "Score" >> Score(
         config.scorer_spec, config.keep_fraction)

@@ -14,6 +14,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.accounting import format_funnel
 from pipelines.corpus_io import read_records
 from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
+from pipelines.dedup.near import NearDedupConfig
 from pipelines.mixture.job import run_mixture_job
 from pipelines.mixture.spec import DEFAULT_SPEC
 from pipelines.sample_site import generate_site, serve_site
@@ -36,14 +37,17 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     from model.train import train
 
     start = time.time()
-    site, corpus, mixture, train_dir = (os.path.join(workdir, d)
-                                        for d in ("site", "corpus", "mixture", "train"))
-    for path in (site, corpus, mixture, train_dir):
+    site, eval_images, corpus, mixture, train_dir = (
+        os.path.join(workdir, d) for d in ("site", "eval-images", "corpus", "mixture", "train"))
+    for path in (site, eval_images, corpus, mixture, train_dir):
         _reset(path, force)
-    _banner("1/5 sample site")
-    print(generate_site(site) if not os.path.exists(site) else f"reusing {site}")
+    _banner("1/5 sample site (and a one-image evaluation set to keep out of the corpus)")
+    print(generate_site(site, eval_dir=eval_images) if not os.path.exists(site)
+          else f"reusing {site}")
     scorer_spec = default_scorer_spec()
-    config = CorpusConfig(scorer_spec=scorer_spec).allowing_networks(("127.0.0.0/8",))
+    config = CorpusConfig(scorer_spec=scorer_spec,
+                          near_dedup=NearDedupConfig(eval_images=(eval_images,)))
+    config = config.allowing_networks(("127.0.0.0/8",))
     _banner("2/5 corpus job (crawl → fetch → dedup → OCR + language ID → score → top 10%)")
     with serve_site(site) as base:
         print(f"serving the sample site at {base}")
@@ -63,6 +67,10 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     prediction = load(train_dir).predict(pair.image_bytes, prompt)
     _banner("summary")
     print(format_funnel(stats))
+    dedup = stats["stages"]["dedup"]
+    removed = dedup["rejected"].get("eval_near_duplicate", 0)
+    print(f"evaluation-set near-duplicates removed: {removed} of {dedup['seen']} images "
+          f"({removed / max(1, dedup['seen']):.2%})")
     print(f"score threshold of the top-10% cut: {stats['score_threshold']:.4f}")
     print(f"training loss: first {result['first_loss']:.3f} → last {result['last_loss']:.3f} "
           f"over {result['steps']} steps")

@@ -6,7 +6,8 @@ What is in it (all generated, deterministic for a seed):
   describe them, some with ``<figure>``/``<figcaption>``, some with ``srcset``;
 - sign pages with words rendered in images (for OCR);
 - images whose alt text does not match (a wrong caption, a placeholder, a file name), broken
-  images (garbage, truncated JPEG, HTML served as an image), tiny images and exact duplicates;
+  images (garbage, truncated JPEG, HTML served as an image), tiny images, exact and near
+  duplicates, and (optionally, outside the site) an evaluation image copied from the gallery;
 - ``/private/`` disallowed by ``robots.txt``; ``noai.html`` marked ``<meta name="robots"
   content="noai">``; images under ``/img/noai/`` served with ``X-Robots-Tag: noai``.
 """
@@ -112,6 +113,10 @@ def _gallery(w: _SiteWriter, spec: SiteSpec) -> list[str]:
             imgs.append(_Img(src=imgs[0].src.replace(".jpg", "-copy.jpg"), alt=imgs[0].alt))
             (w.root / imgs[-1].src[1:]).write_bytes((w.root / imgs[0].src[1:]).read_bytes())
             w.counts["images"] += 1
+        if n % 7 == 5:  # a smaller, re-encoded copy under another URL: a near duplicate
+            original = Image.open(w.root / imgs[0].src[1:])
+            smaller = original.resize((original.width * 3 // 4, original.height * 3 // 4))
+            imgs.append(_Img(src=w.image(f"img/g{n:02d}-near.jpg", smaller), alt=imgs[0].alt))
         if n % 5 == 1:  # a srcset whose largest candidate is the real image
             imgs[1].srcset = f"/img/missing-small.jpg 100w, {imgs[1].src} 800w"
             imgs[1].src = "/img/missing-small.jpg"
@@ -160,8 +165,12 @@ def _odd_cases(w: _SiteWriter) -> list[str]:
     ]
 
 
-def generate_site(root: str | Path, spec: SiteSpec = SiteSpec()) -> dict:
-    """Write the sample site under ``root``; return counts of pages, image files and <img> tags."""
+def generate_site(root: str | Path, spec: SiteSpec = SiteSpec(),
+                  eval_dir: str | Path | None = None) -> dict:
+    """Write the sample site under ``root``; return counts of pages, image files and <img> tags.
+
+    With ``eval_dir``, also write there an "evaluation set" of one image: a resized PNG copy
+    of a gallery image, which the corpus job's evaluation-set dedup must remove."""
     w = _SiteWriter(Path(root), random.Random(spec.seed))
     w.root.mkdir(parents=True, exist_ok=True)
     (w.root / "robots.txt").write_text(ROBOTS_TXT)
@@ -169,6 +178,10 @@ def generate_site(root: str | Path, spec: SiteSpec = SiteSpec()) -> dict:
     # /private/page.html is linked only from odd.html, one level deeper.
     links = gallery + signs + [u for u in odd if not u.startswith("/private/")]
     w.page("index.html", "OpenWebLI sample site", "en", [], links)
+    if eval_dir is not None:
+        Path(eval_dir).mkdir(parents=True, exist_ok=True)
+        Image.open(w.root / "img" / "g02-2.jpg").resize((224, 168)).save(
+            Path(eval_dir) / "eval-0001.png")
     return dict(w.counts)
 
 

@@ -28,8 +28,10 @@ def small_site(tmp_path_factory):
     from pipelines.sample_site import SiteSpec, generate_site
 
     root = tmp_path_factory.mktemp("site")
-    counts = generate_site(root, SiteSpec(gallery_pages=8, sign_pages=2, images_per_page=3, seed=7))
-    return root, counts
+    eval_dir = tmp_path_factory.mktemp("eval-images")
+    counts = generate_site(root, SiteSpec(gallery_pages=8, sign_pages=2, images_per_page=3, seed=7),
+                           eval_dir=eval_dir)
+    return root, counts, eval_dir
 
 
 @pytest.fixture(scope="session")
@@ -41,18 +43,22 @@ def site_url(small_site):
         yield base
 
 
-def corpus_config():
+def corpus_config(eval_images: tuple = ()):
     from pipelines.corpus_job import CorpusConfig
+    from pipelines.dedup.near import NearDedupConfig
     from pipelines.score.scorer_model import default_scorer_spec
 
-    return CorpusConfig(scorer_spec=default_scorer_spec()).allowing_networks(("127.0.0.1/32",))
+    config = CorpusConfig(scorer_spec=default_scorer_spec(),
+                          near_dedup=NearDedupConfig(eval_images=tuple(map(str, eval_images))))
+    return config.allowing_networks(("127.0.0.1/32",))
 
 
 @pytest.fixture(scope="session")
-def direct_corpus(site_url, tmp_path_factory):
-    """The corpus job over the small site on the DirectRunner: (folder, stats)."""
+def direct_corpus(site_url, small_site, tmp_path_factory):
+    """The corpus job over the small site (with its evaluation image) on the DirectRunner:
+    (folder, stats)."""
     from pipelines.corpus_job import CorpusInputs, run_corpus_job
 
     out = str(tmp_path_factory.mktemp("corpus"))
     return out, run_corpus_job(CorpusInputs(seeds=(f"{site_url}/index.html",)), out,
-                               corpus_config())
+                               corpus_config((small_site[2],)))

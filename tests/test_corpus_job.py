@@ -23,7 +23,7 @@ def test_every_stage_accounts_for_what_it_saw(corpus, small_site):
     for upstream, downstream in zip(list(stages)[2:], list(stages)[3:]):
         assert stages[upstream]["kept"] == stages[downstream]["seen"]
     assert stages["fetch"]["seen"] == stages["extract"]["kept"]
-    _, counts = small_site
+    _, counts, _ = small_site
     assert stages["crawl"]["seen"] == counts["pages"]
     assert stages["extract"]["seen"] == counts["img_tags"] - 1  # the robots-disallowed page's
 
@@ -37,6 +37,8 @@ def test_rejection_reasons(corpus):
     assert (fetch["undecodable"], fetch["too_small"], fetch["extreme_aspect_ratio"], fetch["noai"]) == (3, 1, 1, 1)
     assert fetch["http_404"] >= 1
     assert rejected["dedup"]["duplicate_sha256"] >= 1
+    assert rejected["dedup"]["near_duplicate"] >= 1
+    assert rejected["dedup"]["eval_near_duplicate"] == 1
 
 
 def test_global_top_ten_percent_written(corpus):

@@ -55,11 +55,11 @@ def portable_services():
 
 
 def test_portable_runner_with_external_workers_matches_direct(
-        portable_services, site_url, direct_corpus, tmp_path):
+        portable_services, site_url, small_site, direct_corpus, tmp_path):
     job_port, pool_port = portable_services
     options = PipelineOptions([
         "--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
         "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"])
     seeds = CorpusInputs(seeds=(f"{site_url}/index.html",))
-    stats = run_corpus_job(seeds, str(tmp_path), corpus_config(), options)
+    stats = run_corpus_job(seeds, str(tmp_path), corpus_config((small_site[2],)), options)
     assert stats == direct_corpus[1]
