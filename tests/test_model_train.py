@@ -59,6 +59,23 @@ def test_short_real_run_learns_resumes_and_predicts(tmp_path, scorer_checkpoint)
     _assert_vit_is_the_scorers(predictor.params[FROZEN], scorer_checkpoint)
     answer = predictor.predict(examples[0].image, examples[0].prefix)
     assert isinstance(answer, str) and answer
+    _assert_cli_predicts(work, examples[0], answer, tmp_path)
+
+
+def _assert_cli_predicts(work, example, answer: str, tmp_path):
+    """``openwebli predict`` prints what the Predictor answers."""
+    import contextlib
+    import io
+
+    from pipelines.cli import main
+
+    image = tmp_path / "image.jpg"
+    image.write_bytes(example.image)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["predict", "--checkpoint", str(work), "--image", str(image),
+                     "--prompt", example.prefix]) == 0
+    assert out.getvalue().strip() == answer
 
 
 def _assert_vit_is_the_scorers(vit_params, checkpoint: str):
