@@ -65,6 +65,7 @@ def test_common_crawl_pages_decode_chinese_and_russian(test_data):
                  for r in read_archive(f, "cc") if not isinstance(r, ArchiveError)}
     assert len(pages) == 16
     assert all("\ufffd" not in html for html in pages.values())
+    # The URLs are the archive's record names; nothing is fetched.
     titles = {url: parse_page(html, url).title for url, html in pages.items()}
     assert titles["http://01spb.ru/company/"] == "О компании - Стратегия пожарной безопасности"
     assert "视频" in titles["http://037426.cn/"]  # gb2312 declared in a <meta> tag

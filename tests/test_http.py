@@ -21,6 +21,8 @@ def test_loopback_refused_unless_allowed():
         assert Fetcher(FetchConfig(allowed_networks=LOOPBACK)).get(base + "/a").body == b"ok"
 
 
+# These addresses are refused by check_address before any connection is made (IP literals
+# resolve locally): nothing here sends traffic anywhere but 127.0.0.1.
 @pytest.mark.parametrize("url,reason", [
     ("ftp://example.com/x", "unsupported_scheme"),
     ("file:///etc/passwd", "unsupported_scheme"),
