@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from schemas import Rejection
+
 REJECTED = "rejected"  # the tag of every stage's rejects output
 
 
@@ -12,11 +14,9 @@ def par_do_with_rejects(pcoll, label: str, dofn: beam.DoFn, *args):
     return out.kept, out[REJECTED]
 
 
-def _rejection(record, stage: str, reason: str, detail: str):
-    from schemas import Rejection
-
-    return Rejection(stage=stage, reason=reason, record_id=record.pair_id,
-                     url=record.image_url, detail=detail[:300])
+def routed(item):
+    """A stage's output: a Rejection goes to the REJECTED tag, anything else to the main one."""
+    return beam.pvalue.TaggedOutput(REJECTED, item) if isinstance(item, Rejection) else item
 
 
 def split_errors(pcoll, label: str, error_type, stage: str):
@@ -26,7 +26,7 @@ def split_errors(pcoll, label: str, error_type, stage: str):
     def route(item):
         if isinstance(item, error_type):
             yield beam.pvalue.TaggedOutput(
-                REJECTED, _rejection(item.record, stage, item.reason, item.detail))
+                REJECTED, Rejection.of(item.record, stage, item.reason, item.detail))
         else:
             yield item
 
@@ -41,6 +41,6 @@ def dead_letters_to_rejections(dlq, label: str, stage: str, reason: str,
     def explode(failed):
         batch, error = failed
         for item in batch:
-            yield _rejection(record_of(item), stage, reason, f"{type(error).__name__}: {error}")
+            yield Rejection.of(record_of(item), stage, reason, f"{type(error).__name__}: {error}")
 
     return dlq.failed_inferences | label >> beam.FlatMap(explode)

@@ -96,6 +96,12 @@ class Rejection:
     url: str
     detail: str = ""
 
+    @classmethod
+    def of(cls, record, stage: str, reason: str, detail: str = "") -> "Rejection":
+        """The rejection of a candidate, or of any record built on one (pair id, image URL)."""
+        return cls(stage=stage, reason=reason, record_id=record.pair_id, url=record.image_url,
+                   detail=detail[:300])
+
 
 @dataclasses.dataclass(**_RECORD)
 class TaskExample:

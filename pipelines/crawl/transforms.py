@@ -7,13 +7,13 @@ import urllib.parse
 
 import apache_beam as beam
 
-from pipelines.beam_util import REJECTED, par_do_with_rejects
+from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
 from pipelines.crawl.archive import ArchiveError, read_archive
 from pipelines.crawl.extract import candidates_from_page, parse_page
 from pipelines.crawl.robots import RobotsCache
 from pipelines.crawl.urllist import read_url_list
 from pipelines.http import FetchConfig, Fetcher, FetchError
-from schemas import Candidate, Page, Rejection
+from schemas import Page, Rejection
 
 # WHATWG encoding labels decode with a superset codec, as browsers do.
 _CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
@@ -26,7 +26,6 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECAS
 class CrawlConfig:
     max_depth: int = 3  # seeds are depth 0
     same_host_only: bool = True
-    max_pages_per_level: int = 100_000
     fetch: FetchConfig = FetchConfig()
 
 
@@ -145,10 +144,7 @@ class ExtractFn(beam.DoFn):
         parsed = parse_page(page.html, page.url)
         yield beam.pvalue.TaggedOutput(IMAGES_SEEN, len(parsed.images))
         for item in candidates_from_page(page, parsed):
-            if isinstance(item, Candidate):
-                yield item
-            else:
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
+            yield routed(item)
 
 
 class ExtractCandidates(beam.PTransform):
@@ -219,10 +215,7 @@ class ReadUrlListFn(beam.DoFn):
             data = io.BytesIO(stream.read())  # parquet needs a seekable file
         for item in read_url_list(data, path):
             yield beam.pvalue.TaggedOutput(ROWS_SEEN, 1)
-            if isinstance(item, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
-            else:
-                yield item
+            yield routed(item)
 
 
 class ReadUrlLists(beam.PTransform):

@@ -74,8 +74,7 @@ class _DropFn(beam.DoFn):
 
 
 def _reject(record, reason: str, detail: str) -> Rejection:
-    return Rejection(stage="dedup", reason=reason, record_id=record.pair_id,
-                     url=record.image_url, detail=detail)
+    return Rejection.of(record, "dedup", reason, detail)
 
 
 def _eval_match(phash: str, index: dict, config: NearDedupConfig) -> str:

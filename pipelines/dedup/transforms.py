@@ -15,9 +15,8 @@ class _KeepFirstFn(beam.DoFn):
         records = sorted(records, key=lambda r: r.pair_id)
         yield records[0]
         for dup in records[1:]:
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
-                stage="dedup", reason="duplicate_sha256", record_id=dup.pair_id,
-                url=dup.image_url, detail=f"same bytes as {records[0].pair_id}"))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection.of(
+                dup, "dedup", "duplicate_sha256", f"same bytes as {records[0].pair_id}"))
 
 
 class ExactDedup(beam.PTransform):

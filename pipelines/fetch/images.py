@@ -20,26 +20,19 @@ class ImageFetchConfig:
 def fetch_image(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache,
                 rules: ImageRules) -> ImageRecord | Rejection:
     """Fetch and validate one candidate's image; every failure is a Rejection with a reason."""
-
-    def reject(reason: str, detail: str = "") -> Rejection:
-        return Rejection(stage="fetch", reason=reason, record_id=candidate.pair_id,
-                         url=candidate.image_url, detail=detail)
-
     if not robots.allowed(candidate.image_url):
-        return reject("robots_disallowed")
+        return Rejection.of(candidate, "fetch", "robots_disallowed")
     try:
         resp = fetcher.get(candidate.image_url)
     except FetchError as e:
-        return reject(e.reason, e.detail)
+        return Rejection.of(candidate, "fetch", e.reason, e.detail)
     return image_from_response(candidate, resp.status, resp.headers, resp.body, rules)
 
 
 def image_from_response(candidate: Candidate, status: int, headers: dict[str, str], body: bytes,
                         rules: ImageRules) -> ImageRecord | Rejection:
     """A fetched (or archived) HTTP response for a candidate's image → ImageRecord or Rejection."""
-    reject = lambda reason, detail="": Rejection(
-        stage="fetch", reason=reason, record_id=candidate.pair_id, url=candidate.image_url,
-        detail=detail)
+    reject = lambda reason, detail="": Rejection.of(candidate, "fetch", reason, detail)
     if status != 200:
         return reject(f"http_{status}")
     if opts_out_of_ai(headers.get("x-robots-tag", "")):

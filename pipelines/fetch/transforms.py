@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
 
-from pipelines.beam_util import REJECTED, par_do_with_rejects
+from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
 from pipelines.crawl.robots import RobotsCache
 from pipelines.fetch.images import ImageFetchConfig, fetch_image, image_from_response
 from pipelines.http import Fetcher
@@ -30,10 +30,7 @@ class FetchImagesFn(beam.DoFn):
         results = self.pool.map(
             lambda c: fetch_image(c, self.fetcher, self.robots, self.config.rules), batch)
         for result in results:
-            if isinstance(result, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, result)
-            else:
-                yield result
+            yield routed(result)
 
 
 class FetchImages(beam.PTransform):
@@ -69,12 +66,8 @@ class _FromArchiveFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(TO_FETCH, candidate)
                 continue
             else:
-                result = Rejection(stage="fetch", reason="not_in_archive",
-                                   record_id=candidate.pair_id, url=candidate.image_url)
-            if isinstance(result, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, result)
-            else:
-                yield result
+                result = Rejection.of(candidate, "fetch", "not_in_archive")
+            yield routed(result)
 
 
 class ResolveImages(beam.PTransform):

@@ -46,9 +46,8 @@ class MakeExamplesFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, "examples"))
             yield result
         if not made:
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
-                stage="mixture", reason="no_task_applies", record_id=pair.pair_id,
-                url=pair.image_url))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection.of(pair, "mixture",
+                                                                  "no_task_applies"))
 
 
 def shard_of(example: TaskExample, num_shards: int) -> int:

@@ -26,9 +26,8 @@ class _CutFn(beam.DoFn):
         if threshold is not None and _rank_key(pair) > threshold:
             yield pair
         else:
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
-                stage="score", reason="below_score_threshold", record_id=pair.pair_id,
-                url=pair.image_url, detail=f"{pair.score:.4f}"))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection.of(
+                pair, "score", "below_score_threshold", f"{pair.score:.4f}"))
 
 
 class TopFraction(beam.PTransform):
