@@ -5,10 +5,9 @@ Every stage reports what it saw independently of what it passed on and rejected,
 """
 from __future__ import annotations
 
-import json
-
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+
+from pipelines.corpus_io import write_json
 
 STAGE_ORDER = ("archive", "crawl", "urllist", "extract", "fetch", "dedup", "annotate", "score")
 
@@ -47,24 +46,19 @@ def stats_from_counts(rows, extra: dict | None = None) -> dict:
     return {"stages": ordered, **(extra or {})}
 
 
-def _write_json(path: str, data: dict) -> None:
-    with FileSystems.create(path) as f:
-        f.write(json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
-
-
 class WriteStats(beam.PTransform):
-    """Count rows (+ one-element PCollections of extra values) → ``<output>/stats.json``."""
+    """Count rows (+ one-element PCollections of extra values) → ``<folder>/stats.json``."""
 
-    def __init__(self, path: str, extras: dict | None = None):
+    def __init__(self, folder: str, extras: dict | None = None):
         super().__init__()
-        self.path = path
+        self.folder = folder
         self.extras = extras or {}
 
     def expand(self, rows):
         side = {name: beam.pvalue.AsSingleton(pc) for name, pc in self.extras.items()}
 
         def write(all_rows, **extra):
-            _write_json(self.path, stats_from_counts(all_rows, extra))
+            write_json(self.folder, "stats.json", stats_from_counts(all_rows, extra))
 
         return rows | "AllCounts" >> beam.combiners.ToList() | "WriteStats" >> beam.Map(
             write, **side)

@@ -33,8 +33,12 @@ def write_info(folder: str, record_cls, config) -> None:
         "arrow_schema": arrow_schema(record_cls).to_string(),
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config,
     }
-    with FileSystems.create(FileSystems.join(folder, "info.json")) as f:
-        f.write(json.dumps(info, indent=2, default=str).encode("utf-8"))
+    write_json(folder, "info.json", info)
+
+
+def write_json(folder: str, name: str, data: dict) -> None:
+    with FileSystems.create(FileSystems.join(folder, name)) as f:
+        f.write(json.dumps(data, indent=2, ensure_ascii=False, default=str).encode("utf-8"))
 
 
 def read_json(folder: str, name: str) -> dict:

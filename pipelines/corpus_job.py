@@ -131,7 +131,7 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         count_stage("annotate", unique, pairs, annotate_rejects),
         count_stage("score", pairs, kept, score_rejects),
     ) | "AllCounts" >> beam.Flatten()
-    counts | "Stats" >> WriteStats(f"{output}/stats.json", {"score_threshold": threshold})
+    counts | "Stats" >> WriteStats(output, {"score_threshold": threshold})
 
 
 def run_corpus_job(inputs: CorpusInputs, output: str, config: CorpusConfig,

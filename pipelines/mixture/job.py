@@ -93,7 +93,7 @@ def build_mixture(pairs, output: str, spec: MixtureSpec):
     used = examples | "SourceIds" >> beam.Map(lambda e: e.source_id) | beam.Distinct()
     tasks = out[TASK_OUTCOMES] | "TaskSummary" >> beam.combiners.ToList() | beam.Map(_task_summary)
     counts = count_stage("mixture", pairs, used, rejects)
-    counts | "Stats" >> WriteStats(os.path.join(output, "stats.json"), {"tasks": tasks})
+    counts | "Stats" >> WriteStats(output, {"tasks": tasks})
 
 
 def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
