@@ -35,13 +35,19 @@ class ProcessedImage:
     phash: str
 
 
+# The pixel limit is checked per call from ImageRules (below), from the header before any
+# decoding, so Pillow's process-wide limit and its warning are not needed; changing them per
+# call would race between the fetch threads. Pillow still refuses > 2x its own default.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 def _decode(data: bytes, rules: ImageRules) -> tuple[Image.Image, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        Image.MAX_IMAGE_PIXELS = rules.max_pixels
-        img = Image.open(io.BytesIO(data))
-        fmt = img.format or ""
-        img.load()  # full decode: truncated files raise here instead of decoding to grey
+    img = Image.open(io.BytesIO(data))  # reads the header only
+    if img.width * img.height > rules.max_pixels:
+        raise Image.DecompressionBombError(
+            f"{img.width}x{img.height} exceeds the limit of {rules.max_pixels} pixels")
+    fmt = img.format or ""
+    img.load()  # full decode: truncated files raise here instead of decoding to grey
     return img, fmt
 
 
@@ -51,7 +57,7 @@ def process_image(data: bytes, rules: ImageRules = ImageRules()) -> tuple[Verdic
         return Verdict.drop("empty_body"), None
     try:
         img, fmt = _decode(data, rules)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except Image.DecompressionBombError as e:
         return Verdict.drop("decompression_bomb", str(e)[:200]), None
     except Exception as e:  # Pillow raises many types for bad input
         return Verdict.drop("undecodable", f"{type(e).__name__}: {e}"[:200]), None
