@@ -115,3 +115,19 @@ def test_requests_to_one_host_are_paced():
 def test_retry_after_http_date():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None and retry_after_seconds("5") == 5.0
+
+
+def test_robots_txt_fetched_once_per_host_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def slow_robots(_handler):
+        calls.append(1)
+        time.sleep(0.2)
+        return 200, {}, b"User-agent: *\nDisallow: /private/\n"
+
+    calls = []
+    with serve({"/robots.txt": slow_robots}) as base:
+        robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK), pool_size=16))
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(robots.allowed, [f"{base}/a{i}" for i in range(32)]))
+    assert all(answers) and len(calls) == 1

@@ -5,6 +5,7 @@ means everything is disallowed (RFC 9309 §2.3.1.3–4).
 """
 from __future__ import annotations
 
+import threading
 import urllib.parse
 
 from protego import Protego
@@ -16,21 +17,36 @@ _DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
 
 
 class RobotsCache:
+    """Rules per origin, shared by a worker's fetch threads: one fetch of robots.txt per host."""
+
     def __init__(self, fetcher: Fetcher, max_hosts: int = 10_000):
         self.fetcher = fetcher
         self.max_hosts = max_hosts
         self._rules: dict[str, Protego] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def allowed(self, url: str) -> bool:
         parts = urllib.parse.urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        return self._rules_for(f"{parts.scheme}://{parts.netloc}").can_fetch(
+            url, self.fetcher.config.user_agent)
+
+    def _rules_for(self, origin: str) -> Protego:
         rules = self._rules.get(origin)
-        if rules is None:
-            rules = self._fetch(origin)
-            if len(self._rules) >= self.max_hosts:
-                self._rules.clear()
-            self._rules[origin] = rules
-        return rules.can_fetch(url, self.fetcher.config.user_agent)
+        if rules is not None:
+            return rules
+        with self._guard:
+            lock = self._locks.setdefault(origin, threading.Lock())
+        with lock:  # the other threads asking for this host wait for the one fetch
+            rules = self._rules.get(origin)
+            if rules is None:
+                rules = self._fetch(origin)
+                with self._guard:
+                    if len(self._rules) >= self.max_hosts:
+                        self._rules.clear()
+                        self._locks = {origin: lock}
+                    self._rules[origin] = rules
+        return rules
 
     def _fetch(self, origin: str) -> Protego:
         try:
