@@ -70,13 +70,17 @@ class OcrLine:
 
 @dataclasses.dataclass(**_RECORD)
 class AnnotatedPair(ImageRecord):
-    """An image record with language ID of its alt text and OCR of its image."""
+    """An image record with OCR of its image and language ID of its alt text, context text and
+    OCR text, each labelled on its own (ISO 639-1 where one exists, else 639-3; "und" when the
+    text is empty or the model's confidence is below the threshold)."""
 
-    lang: str  # ISO 639-1 where one exists, else 639-3; "und" below the confidence threshold
+    lang: str  # of the alt text
     lang_conf: float
     ocr_lines: list[OcrLine]
     ocr_text: str  # the OCR lines joined with a space, in reading order
     ocr_lang: str
+    # Of the page text around the image; defaulted so corpora written before it still read.
+    context_lang: str = "und"
 
 
 @dataclasses.dataclass(**_RECORD)

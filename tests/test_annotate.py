@@ -11,10 +11,10 @@ from pipelines.synthetic import render_sign
 from schemas import ImageRecord
 
 
-def _record(pid: str, alt: str, jpeg: bytes) -> ImageRecord:
+def _record(pid: str, alt: str, jpeg: bytes, context: str = "") -> ImageRecord:
     return ImageRecord(pair_id=pid, page_url="http://site.test/", image_url=f"http://site.test/{pid}",
-                       alt_text=alt, image_bytes=jpeg, image_format="JPEG", width=1, height=1,
-                       sha256=pid, phash="0")
+                       alt_text=alt, context_text=context, image_bytes=jpeg, image_format="JPEG",
+                       width=1, height=1, sha256=pid, phash="0")
 
 
 def _sign(word: str) -> bytes:
@@ -25,15 +25,18 @@ def _sign(word: str) -> bytes:
 
 def test_annotate_labels_and_routes_a_failure_to_rejects():
     records = [
-        _record("a", "un panneau dans la rue qui dit HOTEL", _sign("HOTEL")),
+        _record("a", "un panneau dans la rue qui dit HOTEL", _sign("HOTEL"),
+                context="Das Hotel liegt direkt am Bahnhof und hat einen schönen Garten."),
         _record("b", "уличная вывеска с надписью TAXI", _sign("TAXI")),
         _record("bad", "a sign", b"\xff\xd8 not really a jpeg"),
     ]
     with BeamTestPipeline() as p:
         pairs, rejects = p | beam.Create(records) | Annotate()
         # One word is too little text for lid.176 to pass the confidence threshold: "und".
-        summary = pairs | beam.Map(lambda a: (a.pair_id, a.lang, a.ocr_text.upper(), a.ocr_lang))
-        assert_that(summary, equal_to([("a", "fr", "HOTEL", "und"), ("b", "ru", "TAXI", "und")]),
-                    label="Annotated")
+        # Alt text, context text (German for "a", none for "b") and OCR text each get a label.
+        summary = pairs | beam.Map(
+            lambda a: (a.pair_id, a.lang, a.context_lang, a.ocr_text.upper(), a.ocr_lang))
+        assert_that(summary, equal_to([("a", "fr", "de", "HOTEL", "und"),
+                                       ("b", "ru", "und", "TAXI", "und")]), label="Annotated")
         assert_that(rejects | beam.Map(lambda r: (r.record_id, r.stage, r.reason)),
                     equal_to([("bad", "annotate", "ocr_error")]), label="Rejected")

@@ -48,7 +48,8 @@ class OcrHandler(ModelHandler):
 
 
 class LangIdHandler(ModelHandler):
-    """(ImageRecord, OCR lines) → AnnotatedPair, labelling alt text and OCR text in one call."""
+    """(ImageRecord, OCR lines) → AnnotatedPair: alt text, context text and OCR text are each
+    labelled on their own, all in one batched call to the model."""
 
     def __init__(self, config: LangIdConfig = LangIdConfig()):
         super().__init__()
@@ -59,16 +60,20 @@ class LangIdHandler(ModelHandler):
 
     def run_inference(self, batch, model, inference_args=None) -> Iterable:
         ocr_texts = [" ".join(line.text for line in lines) for _, lines in batch]
-        labels = model.predict([rec.alt_text for rec, _ in batch] + ocr_texts)
+        labels = model.predict([rec.alt_text for rec, _ in batch]
+                               + [rec.context_text for rec, _ in batch] + ocr_texts)
         n = len(batch)
         for i, (record, lines) in enumerate(batch):
-            yield to_annotated(record, lines, ocr_texts[i], labels[i], labels[n + i])
+            yield to_annotated(record, lines, ocr_texts[i], labels[i], labels[n + i],
+                               labels[2 * n + i])
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": 512}
 
 
 def to_annotated(record: ImageRecord, lines: list[OcrLine], ocr_text: str,
-                 alt_label: tuple[str, float], ocr_label: tuple[str, float]) -> AnnotatedPair:
+                 alt_label: tuple[str, float], context_label: tuple[str, float],
+                 ocr_label: tuple[str, float]) -> AnnotatedPair:
+    """The annotated pair (``LangId.predict`` already labels an empty text "und")."""
     return extend(record, AnnotatedPair, lang=alt_label[0], lang_conf=alt_label[1], ocr_lines=lines,
-                         ocr_text=ocr_text, ocr_lang=ocr_label[0] if ocr_text else "und")
+                  ocr_text=ocr_text, ocr_lang=ocr_label[0], context_lang=context_label[0])
