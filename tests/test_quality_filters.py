@@ -55,7 +55,7 @@ def test_decompression_bomb_rejected():
 
 def test_image_kept_resized_and_hashed():
     data = _jpeg((1000, 500))
-    verdict, image = process_image(data, ImageRules(store_long_side=384))
+    verdict, image = process_image(data, ImageRules(image_size=384))
     assert verdict.keep
     assert (image.width, image.height, image.format) == (1000, 500, "JPEG")
     stored = Image.open(io.BytesIO(image.jpeg))
@@ -68,3 +68,53 @@ def test_robots_directives():
     assert parse_directives("googlebot: noimageai") == {"noimageai"}
     assert opts_out_of_ai("", "noimageai")
     assert not opts_out_of_ai("noindex, nofollow", "")
+
+
+@pytest.mark.parametrize("mode,stored", [
+    ("keep_ratio", (512, 256)),  # short side → 256
+    ("keep_ratio_largest", (256, 128)),  # long side → 256
+    ("center_crop", (256, 256)),
+    ("none", (1000, 500)),
+])
+def test_resize_modes(mode, stored):
+    verdict, image = process_image(_jpeg((1000, 500)), ImageRules(image_size=256, resize_mode=mode))
+    assert verdict.keep and (image.width, image.height) == (1000, 500)
+    assert Image.open(io.BytesIO(image.jpeg)).size == stored
+
+
+def test_small_image_never_enlarged():
+    _, image = process_image(_jpeg((100, 80)), ImageRules(image_size=256, resize_mode="keep_ratio"))
+    assert Image.open(io.BytesIO(image.jpeg)).size == (100, 80)
+
+
+def test_unknown_resize_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match="resize_mode"):
+        ImageRules(resize_mode="stretch")
+
+
+def test_progressive_jpeg_and_exif_rotation():
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90°: displayed as 400 wide, 1200 high
+    Image.effect_noise((1200, 400), 40).convert("RGB").save(
+        out, format="JPEG", progressive=True, exif=exif)
+    verdict, image = process_image(out.getvalue(), ImageRules(image_size=300,
+                                                              resize_mode="keep_ratio_largest"))
+    assert verdict.keep and (image.width, image.height) == (400, 1200)
+    assert Image.open(io.BytesIO(image.jpeg)).size == (100, 300)
+
+
+def test_transparent_png_stored_on_white():
+    img = Image.new("RGBA", (100, 100), (0, 0, 0, 0))  # fully transparent black
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    _, image = process_image(out.getvalue())
+    assert Image.open(io.BytesIO(image.jpeg)).convert("RGB").getpixel((50, 50)) > (250, 250, 250)
+
+
+def test_truncated_progressive_jpeg_rejected_with_draft():
+    out = io.BytesIO()
+    Image.effect_noise((1600, 1200), 40).convert("RGB").save(out, format="JPEG", progressive=True)
+    verdict, _ = process_image(out.getvalue()[: len(out.getvalue()) // 2],
+                               ImageRules(image_size=256))
+    assert verdict.reason == "undecodable"
