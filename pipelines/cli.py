@@ -18,12 +18,38 @@ def _corpus_config(args):
     from pipelines.dedup.near import NearDedupConfig
     from pipelines.score.scorer_model import default_scorer_spec
 
+    images = _image_config(args)
     config = CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
-                          keep_fraction=args.keep_fraction,
-                          crawl=CrawlConfig(max_depth=args.max_depth),
+                          keep_fraction=args.keep_fraction, images=images,
+                          crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
                           near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
                           ocr=OcrConfig(backend=args.ocr_backend))
-    return config.allowing_networks() if args.allow_private_networks else config
+    return config
+
+
+def _image_config(args):
+    import dataclasses
+
+    from pipelines.fetch.images import ImageFetchConfig
+    from pipelines.http import PRIVATE_NETWORKS, FetchConfig
+    from quality_filters.image import ImageRules
+
+    fetch = FetchConfig(user_agent=args.user_agent, host_interval=args.host_interval,
+                        allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else ())
+    rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
+    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
+                            decode_processes=args.decode_processes)
+
+
+def cmd_fetch(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.accounting import format_funnel
+    from pipelines.fetch_job import run_fetch_job
+
+    stats = run_fetch_job(tuple(args.url_list), args.output, _image_config(args),
+                          PipelineOptions(beam_args), force=args.force)
+    print(format_funnel(stats))
 
 
 def cmd_build(args, beam_args):
@@ -115,12 +141,30 @@ def _add_corpus_args(p):
     p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
     p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
     p.add_argument("--max-depth", type=int, default=3, help="links followed from the seeds")
-    p.add_argument("--allow-private-networks", action="store_true",
-                   help="let the fetcher reach loopback/private addresses (tests, demo)")
+    _add_image_args(p)
     p.add_argument("--ocr-backend", default="easyocr", choices=["easyocr", "rapidocr"])
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+
+
+def _add_image_args(p):
+    from pipelines.http import DEFAULT_USER_AGENT
+    from quality_filters.image import RESIZE_MODES, ImageRules
+
+    p.add_argument("--image-size", type=int, default=ImageRules.image_size,
+                   help="stored size in pixels (see --resize-mode); images are never enlarged")
+    p.add_argument("--resize-mode", default=ImageRules.resize_mode, choices=RESIZE_MODES)
+    p.add_argument("--threads", type=int, default=16, help="concurrent requests per worker")
+    p.add_argument("--decode-processes", type=int, default=0,
+                   help="processes per worker that decode and resize images while the threads "
+                        "fetch; use the core count with the default in-memory DirectRunner, 0 "
+                        "where the runner starts a worker per core")
+    p.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
+    p.add_argument("--host-interval", type=float, default=0.0,
+                   help="least seconds between two requests to one host, per worker")
+    p.add_argument("--allow-private-networks", action="store_true",
+                   help="let the fetcher reach loopback/private addresses (tests, demo)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,6 +177,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="all corpus stages fused into one Beam job")
     _add_corpus_args(p)
     p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("fetch", help="URL lists → validated, resized, hashed images (Beam job)")
+    p.add_argument("--url-list", nargs="+", required=True,
+                   help="img2dataset/LAION .parquet (URL, TEXT), CC3M .tsv, url-per-line .txt")
+    p.add_argument("--output", required=True, help="folder to write")
+    _add_image_args(p)
+    p.add_argument("--force", action="store_true", help="rewrite a COMPLETED folder")
+    p.set_defaults(fn=cmd_fetch)
     p = sub.add_parser("mixture", help="corpus folder → PaLI mixture shards (ArrayRecord)")
     p.add_argument("--corpus", required=True)
     p.add_argument("--output", required=True)
@@ -189,7 +240,7 @@ def setup_logging() -> None:
 def main(argv=None):
     setup_logging()
     args, beam_args = parser().parse_known_args(argv)
-    if beam_args and args.command not in ("build", "mixture", "demo"):
+    if beam_args and args.command not in ("build", "fetch", "mixture", "demo"):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         args.fn(args, beam_args)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
 import os
+import time
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from schemas import SCHEMA_VERSION, Rejection, arrow_schema, from_row, to_row
 
 COMPLETED = "COMPLETED"
+log = logging.getLogger("openwebli.job")
 
 
 def is_completed(folder: str) -> bool:
@@ -76,3 +80,19 @@ def read_records(folder: str, record_cls) -> list:
     for name in files:
         rows.extend(pq.read_table(os.path.join(folder, name)).to_pylist())
     return [from_row(record_cls, r) for r in rows]
+
+
+def run_to_folder(output: str, record_cls, config, build, options=None, force: bool = False) -> dict:
+    """Run the Beam job that ``build(pipeline)`` adds, writing ``output``; return its stats.
+
+    A folder marked COMPLETED is skipped unless ``force``; ``info.json`` records ``config``."""
+    if is_completed(output) and not force:
+        log.info("%s is COMPLETED; skipping (pass force=True / --force to rebuild)", output)
+        return read_json(output, "stats.json")
+    start = time.time()
+    with beam.Pipeline(options=options or PipelineOptions()) as p:
+        build(p)
+    write_info(output, record_cls, config)
+    mark_completed(output)
+    log.info("%s job finished in %.1f s", record_cls.__name__, time.time() - start)
+    return read_json(output, "stats.json")

@@ -7,9 +7,6 @@ top-k%) → corpus folder. Each stage's rejections go to ``rejects/`` and its co
 from __future__ import annotations
 
 import dataclasses
-import logging
-import time
-
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -17,8 +14,7 @@ from pipelines.accounting import WriteStats, count_stage
 from pipelines.annotate.langid_model import LangIdConfig
 from pipelines.annotate.ocr import OcrConfig
 from pipelines.annotate.transforms import Annotate
-from pipelines.corpus_io import (WriteRecords, WriteRejects, is_completed, mark_completed,
-                                 read_json, write_info)
+from pipelines.corpus_io import WriteRecords, WriteRejects, run_to_folder
 from pipelines.crawl.transforms import (CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives,
                                        ReadUrlLists)
 from pipelines.dedup.near import NearDedup, NearDedupConfig
@@ -28,9 +24,6 @@ from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair
-
-log = logging.getLogger("openwebli.corpus")
-
 
 @dataclasses.dataclass(frozen=True)
 class CorpusConfig:
@@ -137,18 +130,9 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
 def run_corpus_job(inputs: CorpusInputs, output: str, config: CorpusConfig,
                    options: PipelineOptions | None = None, force: bool = False) -> dict:
     """Run the corpus job to completion and return its stats; skip a finished folder."""
-    if is_completed(output) and not force:
-        log.info("%s is COMPLETED; skipping (pass force=True / --force to rebuild)", output)
-        return read_json(output, "stats.json")
-    start = time.time()
-    with beam.Pipeline(options=options or PipelineOptions()) as p:
-        build_corpus(p, inputs, output, config)
-    write_info(output, CorpusPair, {"inputs": dataclasses.asdict(inputs),
-                                    **dataclasses.asdict(config)})
-    mark_completed(output)
-    stats = read_json(output, "stats.json")
-    log.info("corpus job finished in %.1f s", time.time() - start)
-    return stats
+    return run_to_folder(output, CorpusPair, {"inputs": dataclasses.asdict(inputs),
+                                              **dataclasses.asdict(config)},
+                         lambda p: build_corpus(p, inputs, output, config), options, force)
 
 
 __all__ = ["CorpusConfig", "CorpusInputs", "FetchConfig", "build_corpus", "run_corpus_job"]

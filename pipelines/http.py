@@ -121,6 +121,9 @@ class Fetcher:
     def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10):
         self.config = config
         self.session = requests.Session()
+        # Proxies from the environment are not used: the SSRF guard checks the address it
+        # connects to, which a proxy would hide (and looking them up costs ~0.5 ms a request).
+        self.session.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -3,7 +3,7 @@ import pytest
 
 from pipelines.cli import main, parser
 
-COMMANDS = {"demo", "build", "mixture", "train-scorer", "train", "predict", "eval-langid",
+COMMANDS = {"demo", "build", "fetch", "mixture", "train-scorer", "train", "predict", "eval-langid",
             "eval-ocr"}
 
 

@@ -7,8 +7,10 @@ import apache_beam as beam
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
 from pipelines.crawl.robots import RobotsCache
-from pipelines.fetch.images import ImageFetchConfig, fetch_image, image_from_response
+from pipelines.fetch.images import (DecodePool, ImageFetchConfig, fetch_image,
+                                    image_from_response)
 from pipelines.http import Fetcher
+from quality_filters.image import process_image
 from schemas import Rejection
 
 
@@ -22,13 +24,17 @@ class FetchImagesFn(beam.DoFn):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
         self.pool = ThreadPoolExecutor(self.config.threads)
+        n = self.config.decode_processes
+        self.decode = DecodePool(n) if n > 0 else process_image
 
     def teardown(self):
         self.pool.shutdown(wait=False)
+        if isinstance(self.decode, DecodePool):
+            self.decode.close()
 
     def process(self, batch):
-        results = self.pool.map(
-            lambda c: fetch_image(c, self.fetcher, self.robots, self.config.rules), batch)
+        results = self.pool.map(lambda c: fetch_image(
+            c, self.fetcher, self.robots, self.config.rules, self.decode), batch)
         for result in results:
             yield routed(result)
 
@@ -41,7 +47,9 @@ class FetchImages(beam.PTransform):
         self.config = config
 
     def expand(self, candidates):
-        batches = candidates | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=64)
+        # Spread the candidates over the workers first: a URL list is read by one worker.
+        batches = (candidates | "Spread" >> beam.Reshuffle()
+                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=64))
         return par_do_with_rejects(batches, "Fetch", FetchImagesFn(self.config))
 
 

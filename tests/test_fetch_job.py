@@ -1,0 +1,31 @@
+"""``openwebli fetch``: a URL list → image records over loopback, every row accounted for."""
+import io
+
+from PIL import Image
+
+from pipelines.cli import main
+from pipelines.corpus_io import read_records
+from schemas import ImageRecord, Rejection
+
+
+def test_fetch_command_with_decode_pool(site_url, tmp_path, capsys):
+    urls = [f"{site_url}/img/g00-0.jpg", f"{site_url}/img/g01-0.jpg",
+            f"{site_url}/img/nope.jpg", "ftp://example.com/x.jpg"]
+    listing = tmp_path / "urls.tsv"  # CC3M layout: caption <TAB> url
+    listing.write_text("".join(f"picture {i}\t{u}\n" for i, u in enumerate(urls)))
+    out = tmp_path / "out"
+    assert main(["fetch", "--url-list", str(listing), "--output", str(out),
+                 "--allow-private-networks", "--image-size", "64", "--resize-mode",
+                 "center_crop", "--decode-processes", "2"]) == 0
+    assert "fetch" in capsys.readouterr().out
+    images = read_records(str(out), ImageRecord)
+    assert sorted(i.image_url for i in images) == sorted(urls[:2])
+    assert all(Image.open(io.BytesIO(i.image_bytes)).size == (64, 64) for i in images)
+    reasons = sorted(r.reason for r in read_records(str(out / "rejects"), Rejection))
+    assert reasons == ["bad_url", "http_404"]  # the ftp URL is refused by the URL-list reader
+    assert (out / "COMPLETED").exists()
+
+
+def test_fetch_command_needs_a_url_list(capsys):
+    assert main(["fetch", "--url-list", "/nonexistent/*.parquet", "--output", "x"]) == 2
+    assert "no file matches" in capsys.readouterr().err
