@@ -14,6 +14,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 def _corpus_config(args):
     from pipelines.corpus_job import CorpusConfig
     from pipelines.crawl.transforms import CrawlConfig
+    from pipelines.annotate.gate import GateConfig
     from pipelines.annotate.ocr import OcrConfig
     from pipelines.dedup.near import NearDedupConfig
     from pipelines.score.scorer_model import default_scorer_spec
@@ -23,7 +24,8 @@ def _corpus_config(args):
                           keep_fraction=args.keep_fraction, images=images,
                           crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
                           near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
-                          ocr=OcrConfig(backend=args.ocr_backend))
+                          ocr=OcrConfig(backend=args.ocr_backend),
+                          text_gate=GateConfig(enabled=not args.no_text_gate))
     return config
 
 
@@ -64,6 +66,8 @@ def cmd_build(args, beam_args):
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
     print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
+    print(f"OCR not run (no text seen by the text gate): {stats['ocr_skipped_by_text_gate']} of "
+          f"{stats['stages']['annotate']['kept']} annotated pairs")
 
 
 def cmd_mixture(args, beam_args):
@@ -142,7 +146,11 @@ def _add_corpus_args(p):
     p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
     p.add_argument("--max-depth", type=int, default=3, help="links followed from the seeds")
     _add_image_args(p)
-    p.add_argument("--ocr-backend", default="easyocr", choices=["easyocr", "rapidocr"])
+    from pipelines.annotate.ocr import BACKENDS
+
+    p.add_argument("--ocr-backend", default="easyocr", choices=sorted(BACKENDS))
+    p.add_argument("--no-text-gate", action="store_true",
+                   help="run OCR on every image, not only where a cheap detector sees text")
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
@@ -207,7 +215,9 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_eval_langid)
     p = sub.add_parser("eval-ocr", help="word recall and CER of an OCR backend")
     p.add_argument("--data", required=True, help="folder with imgs/ and ICDAR gt/gt_<image>.txt")
-    p.add_argument("--backend", default="easyocr")
+    from pipelines.annotate.ocr import BACKENDS
+
+    p.add_argument("--backend", default="easyocr", choices=sorted(BACKENDS))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=cmd_eval_ocr)
     p = sub.add_parser("predict", help="answer a prompt about an image")

@@ -11,6 +11,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
+from pipelines.annotate.gate import GateConfig
 from pipelines.annotate.langid_model import LangIdConfig
 from pipelines.annotate.ocr import OcrConfig
 from pipelines.annotate.transforms import Annotate
@@ -32,6 +33,7 @@ class CorpusConfig:
     crawl: CrawlConfig = CrawlConfig()
     images: ImageFetchConfig = ImageFetchConfig()
     ocr: OcrConfig = OcrConfig()
+    text_gate: GateConfig = GateConfig()
     langid: LangIdConfig = LangIdConfig()
     near_dedup: NearDedupConfig = NearDedupConfig()
     num_shards: int = 0  # 0 → the runner decides
@@ -108,7 +110,8 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         exact_rejects = dup_rejects
         unique, near_rejects = unique | "NearDedup" >> NearDedup(config.near_dedup)
         dup_rejects = (exact_rejects, near_rejects) | "DedupRejects" >> beam.Flatten()
-    pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid)
+    pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid,
+                                                                 config.text_gate)
     kept, score_rejects, threshold = pairs | "Score" >> Score(
         config.scorer_spec, config.keep_fraction)
 
@@ -124,7 +127,10 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         count_stage("annotate", unique, pairs, annotate_rejects),
         count_stage("score", pairs, kept, score_rejects),
     ) | "AllCounts" >> beam.Flatten()
-    counts | "Stats" >> WriteStats(output, {"score_threshold": threshold})
+    not_read = (pairs | "NotRead" >> beam.Filter(lambda pair: not pair.ocr_ran)
+                | "CountNotRead" >> beam.combiners.Count.Globally())
+    counts | "Stats" >> WriteStats(output, {"score_threshold": threshold,
+                                            "ocr_skipped_by_text_gate": not_read})
 
 
 def run_corpus_job(inputs: CorpusInputs, output: str, config: CorpusConfig,

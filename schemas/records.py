@@ -81,6 +81,9 @@ class AnnotatedPair(ImageRecord):
     ocr_lang: str
     # Of the page text around the image; defaulted so corpora written before it still read.
     context_lang: str = "und"
+    # False where the text-presence gate saw no text and OCR was not run (so an empty
+    # ocr_text means "not read", not "no text"); defaulted for older corpora.
+    ocr_ran: bool = True
 
 
 @dataclasses.dataclass(**_RECORD)

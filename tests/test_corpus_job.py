@@ -41,6 +41,14 @@ def test_rejection_reasons(corpus):
     assert rejected["dedup"]["eval_near_duplicate"] == 1
 
 
+def test_text_gate_counted(corpus, small_site):
+    _, stats = corpus
+    _, counts, _ = small_site
+    # The site's gallery photos have no text, its sign pages have: the gate skips OCR on
+    # some pairs, not all, and says how many.
+    assert 0 < stats["ocr_skipped_by_text_gate"] < stats["stages"]["annotate"]["kept"]
+
+
 def test_global_top_ten_percent_written(corpus):
     out, stats = corpus
     pairs = read_records(out, CorpusPair)

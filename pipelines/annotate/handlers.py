@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
+from pipelines.annotate.gate import GateConfig, GatedOcr, TextGate
 from pipelines.annotate.langid_model import LangId, LangIdConfig
 from pipelines.annotate.ocr import OcrConfig, image_array, load_backend
 from schemas import AnnotatedPair, ImageRecord, OcrLine, extend
@@ -26,15 +27,17 @@ class AnnotateError:
 
 
 class OcrHandler(ModelHandler):
-    """ImageRecord → (ImageRecord, OCR lines)."""
+    """ImageRecord → (ImageRecord, OCR lines, or None where the text gate saw no text)."""
 
-    def __init__(self, config: OcrConfig = OcrConfig(), max_batch_size: int = 8):
+    def __init__(self, config: OcrConfig = OcrConfig(), gate: GateConfig = GateConfig(),
+                 max_batch_size: int = 8):
         super().__init__()
-        self.config = config
+        self.config, self.gate = config, gate
         self.max_batch_size = max_batch_size
 
     def load_model(self):
-        return load_backend(self.config)
+        backend = load_backend(self.config)
+        return GatedOcr(backend, TextGate(self.gate)) if self.gate.enabled else backend
 
     def run_inference(self, batch: Sequence[ImageRecord], model, inference_args=None) -> Iterable:
         for record in batch:
@@ -48,7 +51,7 @@ class OcrHandler(ModelHandler):
 
 
 class LangIdHandler(ModelHandler):
-    """(ImageRecord, OCR lines) → AnnotatedPair: alt text, context text and OCR text are each
+    """(ImageRecord, OCR lines or None) → AnnotatedPair: alt text, context text and OCR text are each
     labelled on their own, all in one batched call to the model."""
 
     def __init__(self, config: LangIdConfig = LangIdConfig()):
@@ -59,7 +62,7 @@ class LangIdHandler(ModelHandler):
         return LangId(self.config)
 
     def run_inference(self, batch, model, inference_args=None) -> Iterable:
-        ocr_texts = [" ".join(line.text for line in lines) for _, lines in batch]
+        ocr_texts = [" ".join(line.text for line in lines or ()) for _, lines in batch]
         labels = model.predict([rec.alt_text for rec, _ in batch]
                                + [rec.context_text for rec, _ in batch] + ocr_texts)
         n = len(batch)
@@ -71,9 +74,11 @@ class LangIdHandler(ModelHandler):
         return {"min_batch_size": 1, "max_batch_size": 512}
 
 
-def to_annotated(record: ImageRecord, lines: list[OcrLine], ocr_text: str,
+def to_annotated(record: ImageRecord, lines: list[OcrLine] | None, ocr_text: str,
                  alt_label: tuple[str, float], context_label: tuple[str, float],
                  ocr_label: tuple[str, float]) -> AnnotatedPair:
-    """The annotated pair (``LangId.predict`` already labels an empty text "und")."""
-    return extend(record, AnnotatedPair, lang=alt_label[0], lang_conf=alt_label[1], ocr_lines=lines,
-                  ocr_text=ocr_text, ocr_lang=ocr_label[0], context_lang=context_label[0])
+    """The annotated pair (``LangId.predict`` already labels an empty text "und"); ``lines``
+    None means the text gate kept the image from OCR."""
+    return extend(record, AnnotatedPair, lang=alt_label[0], lang_conf=alt_label[1],
+                  ocr_lines=lines or [], ocr_text=ocr_text, ocr_lang=ocr_label[0],
+                  context_lang=context_label[0], ocr_ran=lines is not None)
