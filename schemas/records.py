@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 
 SCHEMA_VERSION = "1"
@@ -14,10 +15,14 @@ def pair_id(page_url: str, image_url: str) -> str:
     return hashlib.sha1(f"{page_url}\n{image_url}".encode("utf-8")).hexdigest()[:16]
 
 
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def extend(record, cls, **fields):
     """A ``cls`` record (a subclass of ``type(record)``) made of ``record`` plus new ``fields``."""
-    base = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
-    return cls(**base, **fields)
+    return cls(**{name: getattr(record, name) for name in _field_names(type(record))}, **fields)
 
 
 @dataclasses.dataclass(**_RECORD)

@@ -74,11 +74,13 @@ class LangId:
         idx = [i for i, t in enumerate(cleaned) if t]
         out = [(UNDETERMINED, 0.0)] * len(texts)
         if idx:
-            labels, probs = self.model.predict([cleaned[i] for i in idx], k=TOP_K)
+            labels, probs = self.model.predict([cleaned[i] for i in idx], k=1)
             for i, labs, prob in zip(idx, labels, probs):
                 conf = float(min(prob[0], 1.0))
-                code = (resolve_macrolanguage([normalize_label(l) for l in labs])
-                        if conf >= self.config.min_confidence else UNDETERMINED)
+                code = normalize_label(labs[0]) if conf >= self.config.min_confidence else UNDETERMINED
+                if code in MACRO_MEMBERS:  # rare: ask for the top TOP_K of this text only
+                    top, _ = self.model.predict(cleaned[i], k=TOP_K)
+                    code = resolve_macrolanguage([normalize_label(l) for l in top])
                 out[i] = (code, conf)
         return out
 
