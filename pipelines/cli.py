@@ -11,6 +11,9 @@ import sys
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
+GATE_CHOICES = {"auto": None, "on": True, "off": False}
+
+
 def _corpus_config(args):
     from pipelines.corpus_job import CorpusConfig
     from pipelines.crawl.transforms import CrawlConfig
@@ -25,7 +28,7 @@ def _corpus_config(args):
                           crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
                           near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
                           ocr=OcrConfig(backend=args.ocr_backend),
-                          text_gate=GateConfig(enabled=not args.no_text_gate))
+                          text_gate=GateConfig(enabled=GATE_CHOICES[args.text_gate]))
     return config
 
 
@@ -149,8 +152,9 @@ def _add_corpus_args(p):
     from pipelines.annotate.ocr import BACKENDS
 
     p.add_argument("--ocr-backend", default="easyocr", choices=sorted(BACKENDS))
-    p.add_argument("--no-text-gate", action="store_true",
-                   help="run OCR on every image, not only where a cheap detector sees text")
+    p.add_argument("--text-gate", choices=GATE_CHOICES, default="auto",
+                   help="OCR only the images where a cheap detector reads text: auto (the "
+                        "default) gates EasyOCR and Tesseract, not RapidOCR")
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")

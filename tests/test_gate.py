@@ -35,3 +35,12 @@ def test_gated_ocr_reads_only_where_the_gate_sees_text():
     sign = np.asarray(render_sign("HOTEL", (340, 150), random.Random(3)).convert("RGB"))
     assert ocr.read(blank) is None and backend.calls == 0
     assert ocr.read(sign) == ["line"] and backend.calls == 1
+
+
+def test_gate_default_follows_the_backend():
+    from pipelines.annotate.gate import gate_enabled
+
+    assert gate_enabled(GateConfig(), "easyocr") and gate_enabled(GateConfig(), "tesseract")
+    assert not gate_enabled(GateConfig(), "rapidocr")
+    assert gate_enabled(GateConfig(enabled=True), "rapidocr")
+    assert not gate_enabled(GateConfig(enabled=False), "easyocr")

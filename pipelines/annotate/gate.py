@@ -17,14 +17,26 @@ import dataclasses
 import numpy as np
 
 
+# Backends the gate runs before when GateConfig.enabled is None (the default). Not RapidOCR:
+# its own first step is this same detector, at a higher resolution (short side scaled to 736),
+# so the gate saves less there (2.4x on the benchmark's web mix) and loses the small text that
+# only that resolution finds (half the words RapidOCR read on the mix). Measured figures:
+# docs/benchmarks.md.
+GATED_BY_DEFAULT = frozenset({"easyocr", "tesseract"})
+
+
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
-    enabled: bool = True
+    enabled: bool | None = None  # None → on before the backends in GATED_BY_DEFAULT
     side: int = 320  # the detector's input, long side in pixels
     threshold: float = 0.3  # per-pixel text probability that makes a pixel text
     box_threshold: float = 0.5  # mean probability inside a box for the box to count
     min_score: float = 0.5  # recognition confidence of a box that counts as text
     min_chars: int = 2  # letters or digits in it
+
+
+def gate_enabled(config: GateConfig, backend: str) -> bool:
+    return config.enabled if config.enabled is not None else backend in GATED_BY_DEFAULT
 
 
 class TextGate:

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from pipelines.annotate.gate import GateConfig, GatedOcr, TextGate
+from pipelines.annotate.gate import GateConfig, GatedOcr, TextGate, gate_enabled
 from pipelines.annotate.langid_model import LangId, LangIdConfig
 from pipelines.annotate.ocr import OcrConfig, image_array, load_backend
 from schemas import AnnotatedPair, ImageRecord, OcrLine, extend
@@ -37,7 +37,8 @@ class OcrHandler(ModelHandler):
 
     def load_model(self):
         backend = load_backend(self.config)
-        return GatedOcr(backend, TextGate(self.gate)) if self.gate.enabled else backend
+        gated = gate_enabled(self.gate, self.config.backend)
+        return GatedOcr(backend, TextGate(self.gate)) if gated else backend
 
     def run_inference(self, batch: Sequence[ImageRecord], model, inference_args=None) -> Iterable:
         for record in batch:
