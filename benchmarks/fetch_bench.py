@@ -1,0 +1,198 @@
+"""Fetch benchmark: our fetch stage vs img2dataset vs the raw decode ceiling, in one run.
+
+One generated workload (``benchmarks.workload``) is served on 127.0.0.1 by nginx and fetched by
+
+- img2dataset 1.47: 2 processes × 32 threads, 256 px, ``keep_ratio``, webdataset output;
+- ``openwebli fetch``: the Beam job (DirectRunner, 2 worker processes × 32 threads), 256 px,
+  ``keep_ratio``: robots.txt, SSRF guard, full validation, resize, sha256, pHash, Parquet;
+- the raw ceiling: decode → 256 px → JPEG of the same bytes from memory in 2 processes, with
+  OpenCV (reduced-size decode) and Pillow (``draft``), no network, no checks, nothing written.
+
+Prints a table and writes ``results/fetch.json``. Usage: ``python -m benchmarks.fetch_bench``.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchmarks.nginx import serve_folder
+from benchmarks.workload import WorkloadSpec, build_workload, default_data_dir
+
+PROCESSES, THREADS, SIZE = 2, 32, 256
+BIN = Path(sys.executable).parent
+
+
+def write_url_list(path: Path, base_url: str, manifest: list[dict]) -> None:
+    urls = [f"{base_url}/{row['name']}" for row in manifest]
+    pq.write_table(pa.table({"URL": urls, "TEXT": [r["caption"] for r in manifest]}), path)
+
+
+def _timed(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return elapsed
+
+
+def run_img2dataset(url_list: Path, out: Path, n: int) -> dict:
+    cmd = [str(BIN / "img2dataset"), "--url_list", str(url_list), "--input_format", "parquet",
+           "--url_col", "URL", "--caption_col", "TEXT", "--output_format", "webdataset",
+           "--output_folder", str(out), "--processes_count", str(PROCESSES),
+           "--thread_count", str(THREADS), "--image_size", str(SIZE), "--resize_mode",
+           "keep_ratio", "--number_sample_per_shard", str(max(100, n // (4 * PROCESSES))),
+           "--timeout", "10", "--retries", "0", "--enable_wandb", "False"]
+    seconds = _timed(cmd, {"NO_ALBUMENTATIONS_UPDATE": "1"})
+    stats = [json.loads(p.read_text()) for p in out.glob("*_stats.json")]
+    ok = sum(s["successes"] for s in stats)
+    return {"seconds": round(seconds, 2), "ok": ok, "failed": sum(s["count"] for s in stats) - ok,
+            "images_per_s": round(n / seconds, 1)}
+
+
+# The local runner's two ways to use 2 cores: one Beam worker process with a decode pool of 2
+# (the recommended local set-up), or 2 Beam worker processes decoding in their fetch threads.
+OPENWEBLI_MODES = {
+    "openwebli": ["--decode-processes", str(PROCESSES)],
+    "openwebli_2_workers": ["--direct_num_workers", str(PROCESSES),
+                            "--direct_running_mode", "multi_processing"],
+}
+
+
+def run_openwebli(url_list: Path, out: Path, n: int, mode: str = "openwebli") -> dict:
+    cmd = [str(BIN / "openwebli"), "fetch", "--url-list", str(url_list), "--output", str(out),
+           "--image-size", str(SIZE), "--resize-mode", "keep_ratio", "--threads", str(THREADS),
+           "--allow-private-networks", "--force", *OPENWEBLI_MODES[mode]]
+    seconds = _timed(cmd)
+    fetch = json.loads((out / "stats.json").read_text())["stages"]["fetch"]
+    return {"seconds": round(seconds, 2), "ok": fetch["kept"], "failed": fetch["seen"] - fetch["kept"],
+            "rejected": fetch["rejected"], "balanced": fetch["balanced"],
+            "images_per_s": round(n / seconds, 1)}
+
+
+# --- the raw ceiling: decode → 256 px → JPEG from memory, no checks ------------------------
+_DATA: list[bytes] = []
+
+
+def _ceiling_pil(data: bytes) -> bool:
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        scale = SIZE / min(img.size)
+        img.draft("RGB", (round(img.width * scale), round(img.height * scale)))
+        img = img.convert("RGB")
+        scale = min(1.0, SIZE / min(img.size))
+        img = img.resize((round(img.width * scale), round(img.height * scale)),
+                         Image.Resampling.BICUBIC)
+        img.save(io.BytesIO(), "JPEG", quality=90)
+        return True
+    except Exception:
+        return False
+
+
+def _ceiling_opencv(data: bytes) -> bool:
+    """OpenCV's reduced-size JPEG decode (1/2, 1/4, 1/8) at the largest reduction whose short
+    side stays ≥ SIZE; the size comes from Pillow's header parse (no pixel decoding)."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    cv2.setNumThreads(1)
+    try:
+        short = min(Image.open(io.BytesIO(data)).size)
+    except Exception:
+        return False
+    flag = next((f for factor, f in ((8, cv2.IMREAD_REDUCED_COLOR_8),
+                                     (4, cv2.IMREAD_REDUCED_COLOR_4),
+                                     (2, cv2.IMREAD_REDUCED_COLOR_2)) if short // factor >= SIZE),
+                cv2.IMREAD_COLOR)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if img is None:
+        return False
+    h, w = img.shape[:2]
+    scale = min(1.0, SIZE / min(h, w))
+    img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[0]
+
+
+def _ceiling_chunk(args) -> int:
+    fn, lo, hi = args
+    return sum(bool(fn(_DATA[i])) for i in range(lo, hi))
+
+
+def run_ceiling(folder: Path, manifest: list[dict], fn) -> dict:
+    global _DATA
+    _DATA = [(folder / row["name"]).read_bytes() for row in manifest]
+    chunks = [(fn, i, min(i + 50, len(_DATA))) for i in range(0, len(_DATA), 50)]
+    with multiprocessing.get_context("fork").Pool(PROCESSES) as pool:
+        pool.map(_ceiling_chunk, [(fn, 0, 0)] * PROCESSES)  # workers started before the clock
+        start = time.perf_counter()
+        ok = sum(pool.map(_ceiling_chunk, chunks, chunksize=1))
+        seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "ok": ok, "failed": len(_DATA) - ok,
+            "images_per_s": round(len(_DATA) / seconds, 1)}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--work", default=".cache/bench")
+    parser.add_argument("--output", default="benchmarks/results/fetch.json")
+    args = parser.parse_args(argv)
+    spec = WorkloadSpec(images=args.images)
+    print(f"workload: {spec.images} images (cached in {args.work}/workload) …", flush=True)
+    folder, manifest = build_workload(Path(args.work) / "workload", spec, default_data_dir())
+    n = len(manifest)
+    results = {"workload": {"images": len(manifest), "megabytes": round(
+        sum(r["bytes"] for r in manifest) / 1e6, 1)}}
+    run_dir = Path(tempfile.mkdtemp(prefix="fetch-bench-", dir=args.work))
+    try:
+        with serve_folder(folder) as base_url:
+            url_list = run_dir / "urls.parquet"
+            write_url_list(url_list, base_url, manifest)
+            print("img2dataset …", flush=True)
+            results["img2dataset"] = run_img2dataset(url_list, run_dir / "img2dataset", n)
+            for mode in OPENWEBLI_MODES:
+                print(f"{mode} …", flush=True)
+                results[mode] = run_openwebli(url_list, run_dir / mode, n, mode)
+        for name, fn in (("ceiling_opencv", _ceiling_opencv), ("ceiling_pil", _ceiling_pil)):
+            print(f"{name} …", flush=True)
+            results[name] = run_ceiling(folder, manifest, fn)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    ceiling = max(results["ceiling_opencv"]["images_per_s"], results["ceiling_pil"]["images_per_s"])
+    ours = results["openwebli"]["images_per_s"]
+    results["ratios"] = {"vs_img2dataset": round(ours / results["img2dataset"]["images_per_s"], 2),
+                         "vs_ceiling": round(ours / ceiling, 2)}
+    print(format_table(results))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2))
+    return results
+
+
+def format_table(results: dict) -> str:
+    rows = [f"{'run':<22}{'seconds':>9}{'ok':>7}{'failed':>8}{'images/s':>10}"]
+    for name in ("img2dataset", *OPENWEBLI_MODES, "ceiling_opencv", "ceiling_pil"):
+        r = results[name]
+        rows.append(f"{name:<22}{r['seconds']:>9}{r['ok']:>7}{r['failed']:>8}{r['images_per_s']:>10}")
+    ratios = results["ratios"]
+    rows.append(f"openwebli / img2dataset = {ratios['vs_img2dataset']}  (target ≥ 2.0)")
+    rows.append(f"openwebli / best ceiling = {ratios['vs_ceiling']}  (target ≥ 0.7)")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
