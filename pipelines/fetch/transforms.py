@@ -49,7 +49,7 @@ class FetchImages(beam.PTransform):
     def expand(self, candidates):
         # Spread the candidates over the workers first: a URL list is read by one worker.
         batches = (candidates | "Spread" >> beam.Reshuffle()
-                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=64))
+                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=512))
         return par_do_with_rejects(batches, "Fetch", FetchImagesFn(self.config))
 
 
