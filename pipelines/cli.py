@@ -40,6 +40,7 @@ def _image_config(args):
     from quality_filters.image import ImageRules
 
     fetch = FetchConfig(user_agent=args.user_agent, host_interval=args.host_interval,
+                        max_per_host=args.max_per_host,
                         allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else ())
     rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
     return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
@@ -161,7 +162,7 @@ def _add_corpus_args(p):
 
 
 def _add_image_args(p):
-    from pipelines.http import DEFAULT_USER_AGENT
+    from pipelines.http import DEFAULT_USER_AGENT, FetchConfig
     from quality_filters.image import RESIZE_MODES, ImageRules
 
     p.add_argument("--image-size", type=int, default=ImageRules.image_size,
@@ -175,6 +176,8 @@ def _add_image_args(p):
     p.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     p.add_argument("--host-interval", type=float, default=0.0,
                    help="least seconds between two requests to one host, per worker")
+    p.add_argument("--max-per-host", type=int, default=FetchConfig.max_per_host,
+                   help="requests in flight to one host at once, per worker (0: no limit)")
     p.add_argument("--allow-private-networks", action="store_true",
                    help="let the fetcher reach loopback/private addresses (tests, demo)")
 

@@ -4,11 +4,15 @@ Built on ``requests``. The SSRF guard resolves the host and refuses addresses th
 globally routable (loopback, private, link-local, multicast, reserved) unless the address is in
 one of ``allowed_networks``, and checks again on every redirect. ``PRIVATE_NETWORKS`` (what
 ``--allow-private-networks`` allows) holds loopback and the private ranges but not link-local,
-so cloud metadata addresses such as 169.254.169.254 stay refused. Known gap, left for the
-fetch issue: the connection resolves the name a second time (a DNS-rebinding window).
+so cloud metadata addresses such as 169.254.169.254 stay refused. The connection then goes to
+the address that was checked, not to a second resolution of the name (which a DNS-rebinding
+server could answer differently): ``_PinnedAdapter`` hands it to urllib3 through a thread-local,
+as urllib3 has no per-request address option. HTTPS still verifies the certificate against the
+host name.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
 import ipaddress
@@ -18,6 +22,8 @@ import time
 import urllib.parse
 
 import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                     "fc00::/7")
@@ -53,17 +59,20 @@ class FetchConfig:
     backoff_seconds: float = 0.5  # doubled on each retry, unless the server says Retry-After
     max_retry_after: float = 30.0  # a longer Retry-After is not waited for
     host_interval: float = 0.0  # least seconds between two requests to one host (per worker)
+    max_per_host: int = 8  # requests in flight to one host at once (per worker)
 
 
-def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
-    """Raise FetchError unless ``url`` is http(s) to a host whose addresses may be fetched."""
+def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> str:
+    """The address to connect to for ``url``; FetchError unless it is http(s) to a host whose
+    addresses (all of them) may be fetched."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError("unsupported_scheme", parts.scheme)
     if not parts.hostname:
         raise FetchError("bad_url", url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme],
+                                   proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise FetchError("dns_error", str(e)) from e
     networks = [ipaddress.ip_network(n) for n in allowed_networks]
@@ -71,8 +80,47 @@ def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> None:
         addr = ipaddress.ip_address(info[4][0])
         if not addr.is_global and not any(addr in net for net in networks):
             raise FetchError("blocked_address", f"{parts.hostname} → {addr}")
+    return infos[0][4][0]
 
 
+_pinned = threading.local()  # (host, port) → the checked address, for this thread's request
+
+
+class _PinnedMixin:
+    """A urllib3 connection that connects to the address ``check_address`` chose."""
+
+    def _new_conn(self):
+        address = getattr(_pinned, "addresses", {}).get((self.host.strip("[]").lower(), self.port))
+        if address is None:  # every request goes through check_address first
+            raise FetchError("blocked_address", f"{self.host} was not checked")
+        self._dns_host = address
+        return super()._new_conn()
+
+
+class _PinnedHTTPConnection(_PinnedMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool,
+                                                   "https": _PinnedHTTPSPool}
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 RETRY_STATUSES = frozenset({429, 503})
 RETRY_REASONS = frozenset({"timeout", "connection_error", "read_error"})
 
@@ -92,12 +140,23 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 class HostPacer:
-    """Keeps requests to one host at least ``interval`` seconds apart, across threads."""
+    """Keeps requests to one host at least ``interval`` seconds apart and at most
+    ``max_in_flight`` at once, across threads."""
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, max_in_flight: int = 0):
         self.interval = interval
+        self.max_in_flight = max_in_flight
         self._next: dict[str, float] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
+
+    def slot(self, url: str) -> threading.BoundedSemaphore | contextlib.nullcontext:
+        """A context manager holding one of the host's request slots."""
+        if self.max_in_flight <= 0:
+            return contextlib.nullcontext()
+        host = urllib.parse.urlsplit(url).netloc
+        with self._lock:
+            return self._slots.setdefault(host, threading.BoundedSemaphore(self.max_in_flight))
 
     def wait(self, url: str) -> None:
         if self.interval <= 0:
@@ -124,11 +183,11 @@ class Fetcher:
         # Proxies from the environment are not used: the SSRF guard checks the address it
         # connects to, which a proxy would hide (and looking them up costs ~0.5 ms a request).
         self.session.trust_env = False
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        adapter = _PinnedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = config.user_agent
-        self.pacer = HostPacer(config.host_interval)
+        self.pacer = HostPacer(config.host_interval, config.max_per_host)
 
     def get(self, url: str) -> Response:
         for attempt in range(self.config.max_retries + 1):
@@ -150,16 +209,20 @@ class Fetcher:
 
     def _get_once(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
-            check_address(url, self.config.allowed_networks)
-            self.pacer.wait(url)
-            resp = self._request(url)
-            if resp.is_redirect and "location" in resp.headers:
-                url = urllib.parse.urljoin(url, resp.headers["location"])
-                resp.close()
-                continue
-            return Response(url=url, status=resp.status_code,
-                            headers={k.lower(): v for k, v in resp.headers.items()},
-                            body=self._read_capped(resp))
+            parts = urllib.parse.urlsplit(url)
+            address = check_address(url, self.config.allowed_networks)
+            _pinned.addresses = {(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]):
+                                 address}
+            with self.pacer.slot(url):
+                self.pacer.wait(url)
+                resp = self._request(url)
+                if resp.is_redirect and "location" in resp.headers:
+                    url = urllib.parse.urljoin(url, resp.headers["location"])
+                    resp.close()
+                    continue
+                return Response(url=url, status=resp.status_code,
+                                headers={k.lower(): v for k, v in resp.headers.items()},
+                                body=self._read_capped(resp))
         raise FetchError("too_many_redirects", url)
 
     def _request(self, url: str) -> requests.Response:

@@ -131,3 +131,49 @@ def test_robots_txt_fetched_once_per_host_across_threads():
         with ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(robots.allowed, [f"{base}/a{i}" for i in range(32)]))
     assert all(answers) and len(calls) == 1
+
+
+def test_connects_to_the_checked_address_not_a_second_resolution(monkeypatch):
+    """DNS rebinding: the name first resolves to an allowed address, then to another. The
+    connection must go to the first (checked) one; nothing ever connects to the second."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])  # one answer; any later resolution of the name gets 10.x
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "rebind.test":
+            host = next(answers, "10.255.255.1")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with serve({"/a": (200, {}, b"ok")}) as base:
+        port = base.rsplit(":", 1)[1]
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, connect_timeout=1, max_retries=0))
+        assert fetcher.get(f"http://rebind.test:{port}/a").body == b"ok"
+        # A second check resolves to 10.255.255.1, which is refused before any connection.
+        fresh = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0))
+        assert _reason(fresh, f"http://rebind.test:{port}/a") == "blocked_address"
+
+
+def test_per_host_concurrency_limit():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def counting(handler):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return 200, {}, b"ok"
+
+    with serve({"/a": counting}) as base:
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_per_host=2), pool_size=8)
+        with ThreadPoolExecutor(8) as pool:
+            bodies = [r.body for r in pool.map(fetcher.get, [base + "/a"] * 16)]
+        assert bodies == [b"ok"] * 16
+    assert peak[0] == 2  # the threaded server took 2 at once, never more
