@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
@@ -24,7 +25,7 @@ from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
-from schemas import CorpusPair
+from schemas import CorpusPair, PageText
 
 @dataclasses.dataclass(frozen=True)
 class CorpusConfig:
@@ -62,10 +63,12 @@ class CorpusInputs:
 
 
 def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
-    """→ (pages, archived resources or None, rejections, count rows) from every input kind."""
-    pages, rejects, counts, resources = [], [], [], None
+    """→ (pages, archived resources or None, WET page texts or None, rejections, count rows)
+    from every input kind."""
+    pages, rejects, counts, resources, texts = [], [], [], None, None
     if not (inputs.seeds or inputs.archives):
-        return p | "NoPages" >> beam.Create([]), None, p | "NoPageRejects" >> beam.Create([]), []
+        return (p | "NoPages" >> beam.Create([]), None, None,
+                p | "NoPageRejects" >> beam.Create([]), [])
     if inputs.seeds:
         crawled, crawl_rejects, urls = (p | "Seeds" >> beam.Create(inputs.seeds)
                                         | "Crawl" >> CrawlPages(config.crawl))
@@ -73,13 +76,13 @@ def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
         rejects.append(crawl_rejects)
         counts.append(count_stage("crawl", urls, crawled, crawl_rejects))
     if inputs.archives:
-        archived, resources, archive_rejects, seen = (
+        archived, resources, texts, archive_rejects, seen = (
             p | "Archives" >> beam.Create(inputs.archives) | "Read" >> ReadArchives())
-        passed_on = (archived, resources) | "ArchiveKept" >> beam.Flatten()
+        passed_on = (archived, resources, texts) | "ArchiveKept" >> beam.Flatten()
         pages.append(archived)
         rejects.append(archive_rejects)
         counts.append(count_stage("archive", seen, passed_on, archive_rejects, seen_is_count=True))
-    return (pages | "AllPages" >> beam.Flatten(), resources,
+    return (pages | "AllPages" >> beam.Flatten(), resources, texts,
             rejects | "InputRejects" >> beam.Flatten(), counts)
 
 
@@ -98,7 +101,9 @@ def _candidates(p, pages, inputs: CorpusInputs):
 
 def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     """Add the corpus job for ``inputs`` to pipeline ``p``."""
-    pages, resources, page_rejects, input_counts = _read_pages(p, inputs, config)
+    pages, resources, texts, page_rejects, input_counts = _read_pages(p, inputs, config)
+    if texts is not None:  # WET page text, kept for text-only tasks
+        texts | "WriteTexts" >> WriteRecords(FileSystems.join(output, "texts"), PageText)
     candidates, extract_rejects, candidate_counts = _candidates(p, pages, inputs)
     if resources is None:
         images, fetch_rejects = candidates | "FetchImages" >> FetchImages(config.images)

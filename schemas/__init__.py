@@ -22,6 +22,7 @@ from schemas.records import (
     ImageRecord,
     OcrLine,
     Page,
+    PageText,
     Rejection,
     TaskExample,
     extend,
@@ -30,6 +31,6 @@ from schemas.records import (
 from schemas.arrow import arrow_schema, from_row, to_row
 
 __all__ = [
-    "SCHEMA_VERSION", "AnnotatedPair", "Candidate", "CorpusPair", "ImageRecord", "OcrLine", "Page",
+    "SCHEMA_VERSION", "AnnotatedPair", "Candidate", "CorpusPair", "ImageRecord", "OcrLine", "Page", "PageText",
     "Rejection", "TaskExample", "extend", "pair_id", "arrow_schema", "from_row", "to_row",
 ]

@@ -27,12 +27,24 @@ def extend(record, cls, **fields):
 
 @dataclasses.dataclass(**_RECORD)
 class Page:
-    """An HTML page as fetched: final URL, crawl depth, decoded text and its X-Robots-Tag."""
+    """An HTML page as fetched: final URL, crawl depth, decoded text and its X-Robots-Tag.
+
+    ``kind`` "wat": ``html`` holds a Common Crawl WAT metadata record (JSON) describing the page
+    (title, meta tags, links with image ``src`` and ``alt``) instead of the HTML itself."""
 
     url: str
     depth: int
     html: str
     x_robots_tag: str = ""
+    kind: str = "html"
+
+
+@dataclasses.dataclass(**_RECORD)
+class PageText:
+    """A page's plain text from a WET conversion record, kept for text-only tasks."""
+
+    url: str
+    text: str
 
 
 @dataclasses.dataclass(**_RECORD)

@@ -26,7 +26,7 @@ BOOK_TITLES = {
 def test_books_warc_gives_the_20_titles_with_images_from_the_archive(test_data):
     path = str(test_data / "warc" / "books.toscrape.warc")
     with BeamTestPipeline() as p:
-        pages, resources, rejects, _ = p | beam.Create([path]) | ReadArchives()
+        pages, resources, _, rejects, _ = p | beam.Create([path]) | ReadArchives()
         candidates, _, _ = pages | ExtractCandidates()
         images, fetch_rejects = (candidates, resources) | ResolveImages(
             ImageFetchConfig(), fetch_missing=False)  # no network: the archive must suffice

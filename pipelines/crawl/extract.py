@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import urllib.parse
 
 from selectolax.lexbor import LexborHTMLParser
@@ -90,6 +91,37 @@ def parse_page(html: str, page_url: str) -> ParsedPage:
         links=links,
         images=[_image_ref(n, base) for n in tree.css("img")],
     )
+
+
+def parse_wat(metadata: dict, page_url: str) -> ParsedPage:
+    """A Common Crawl WAT record's ``HTML-Metadata`` (already parsed by Common Crawl) → the
+    same ParsedPage ``parse_page`` makes from HTML. Images are the ``IMG@/src`` links (with
+    their ``alt``, or ``title``); WAT keeps no text around them, so their context is empty."""
+    html = metadata.get("HTML-Metadata", {})
+    head = html.get("Head", {})
+    base = urllib.parse.urljoin(page_url, head.get("Base", "")) if head.get("Base") else page_url
+    robots = [m.get("content", "") for m in head.get("Metas", [])
+              if m.get("name", "").lower() in ("robots", "openwebli")]
+    links, images = [], []
+    for link in html.get("Links", []):
+        path, raw = link.get("path", ""), (link.get("url") or "").strip()
+        if path == "A@/href":
+            url = urllib.parse.urldefrag(urllib.parse.urljoin(base, raw)).url
+            if url.startswith(("http://", "https://")):
+                links.append(url)
+        elif path == "IMG@/src":
+            alt = normalize_text(link.get("alt") or link.get("title") or "")
+            src = "" if raw.startswith("data:") or not raw else urllib.parse.urljoin(base, raw)
+            images.append(ImageRef(src=src, raw_src=raw[:200], alt=alt, context=""))
+    return ParsedPage(title=normalize_text(head.get("Title", "")), lang="",
+                      meta_robots=", ".join(robots), links=links, images=images)
+
+
+def parse(page: Page) -> ParsedPage:
+    """The page's ParsedPage, from its HTML or from its WAT record."""
+    if page.kind == "wat":
+        return parse_wat(json.loads(page.html), page.url)
+    return parse_page(page.html, page.url)
 
 
 def candidates_from_page(page: Page, parsed: ParsedPage):

@@ -8,12 +8,12 @@ import urllib.parse
 import apache_beam as beam
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
-from pipelines.crawl.archive import ArchiveError, read_archive
-from pipelines.crawl.extract import candidates_from_page, parse_page
+from pipelines.crawl.archive import ArchiveError, WatPage, read_archive
+from pipelines.crawl.extract import candidates_from_page, parse, parse_page
 from pipelines.crawl.robots import RobotsCache
 from pipelines.crawl.urllist import read_url_list
 from pipelines.http import FetchConfig, Fetcher, FetchError
-from schemas import Page, Rejection
+from schemas import Page, PageText, Rejection
 
 # WHATWG encoding labels decode with a superset codec, as browsers do.
 _CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
@@ -141,7 +141,7 @@ class ExtractFn(beam.DoFn):
     the number of <img> tags on the page, tagged IMAGES_SEEN (for the stage's accounting)."""
 
     def process(self, page: Page):
-        parsed = parse_page(page.html, page.url)
+        parsed = parse(page)
         yield beam.pvalue.TaggedOutput(IMAGES_SEEN, len(parsed.images))
         for item in candidates_from_page(page, parsed):
             yield routed(item)
@@ -158,6 +158,7 @@ class ExtractCandidates(beam.PTransform):
 
 RESOURCES = "resources"  # non-HTML responses of an archive, keyed by URL
 RESPONSES_SEEN = "responses_seen"
+TEXTS = "texts"  # WET page texts
 
 
 class ReadArchiveFn(beam.DoFn):
@@ -177,10 +178,17 @@ def _route_archived(item):
     if isinstance(item, ArchiveError):
         yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
             stage="archive", reason="archive_damaged", record_id=item.path, url=item.path,
-            detail=f"after {item.records_read} responses: {item.detail}"))
+            detail=f"after {item.records_read} records: {item.detail}"))
+    elif isinstance(item, PageText):
+        yield (beam.pvalue.TaggedOutput(TEXTS, item) if item.text.strip() else
+               beam.pvalue.TaggedOutput(REJECTED, Rejection(
+                   stage="archive", reason="empty_text", record_id=item.url, url=item.url)))
     elif item.status != 200:
         yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
             stage="archive", reason=f"http_{item.status}", record_id=item.url, url=item.url))
+    elif isinstance(item, WatPage):
+        yield Page(url=item.url, depth=0, html=item.metadata, x_robots_tag=item.x_robots_tag,
+                   kind="wat")
     elif "html" in item.content_type:
         yield Page(url=item.url, depth=0, html=decode_html(item.body, item.headers.get(
             "content-type", "")), x_robots_tag=item.headers.get("x-robots-tag", ""))
@@ -190,14 +198,15 @@ def _route_archived(item):
 
 class ReadArchives(beam.PTransform):
     """File patterns (local, gs://, s3:// through Beam's FileSystems) → (pages, resources,
-    rejections, responses seen). Each file is read whole by one worker."""
+    page texts, rejections, records seen). Each file is read whole by one worker. WAT records
+    become pages of kind "wat"; WET records become PageTexts."""
 
     def expand(self, patterns):
         out = (patterns | "MatchArchives" >> beam.FlatMap(match_files)
                | "SpreadArchives" >> beam.Reshuffle()
                | "ReadArchive" >> beam.ParDo(ReadArchiveFn()).with_outputs(
-                   RESOURCES, REJECTED, RESPONSES_SEEN, main="pages"))
-        return out.pages, out[RESOURCES], out[REJECTED], out[RESPONSES_SEEN]
+                   RESOURCES, TEXTS, REJECTED, RESPONSES_SEEN, main="pages"))
+        return out.pages, out[RESOURCES], out[TEXTS], out[REJECTED], out[RESPONSES_SEEN]
 
 
 ROWS_SEEN = "rows_seen"
