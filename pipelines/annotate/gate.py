@@ -28,7 +28,7 @@ GATED_BY_DEFAULT = frozenset({"easyocr", "tesseract"})
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
     enabled: bool | None = None  # None → on before the backends in GATED_BY_DEFAULT
-    side: int = 320  # the detector's input, long side in pixels
+    side: int = 256  # the detector's input, long side in pixels (320 read no more words here)
     threshold: float = 0.3  # per-pixel text probability that makes a pixel text
     box_threshold: float = 0.5  # mean probability inside a box for the box to count
     min_score: float = 0.5  # recognition confidence of a box that counts as text
