@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import operator
 
 SCHEMA_VERSION = "1"
 
@@ -16,13 +17,19 @@ def pair_id(page_url: str, image_url: str) -> str:
 
 
 @functools.cache
-def _field_names(cls) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+def _fields_of(cls) -> tuple[tuple[str, ...], operator.attrgetter]:
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if len(names) == 1:  # attrgetter of one name returns the value, not a 1-tuple
+        return names, lambda record: (getattr(record, names[0]),)
+    return names, operator.attrgetter(*names)
 
 
 def extend(record, cls, **fields):
-    """A ``cls`` record (a subclass of ``type(record)``) made of ``record`` plus new ``fields``."""
-    return cls(**{name: getattr(record, name) for name in _field_names(type(record))}, **fields)
+    """A ``cls`` record (a subclass of ``type(record)``) made of ``record`` plus new ``fields``.
+
+    Runs once per record in most stages: the field names and their getter are cached."""
+    names, values = _fields_of(type(record))
+    return cls(**dict(zip(names, values(record))), **fields)
 
 
 @dataclasses.dataclass(**_RECORD)

@@ -19,8 +19,8 @@ import numpy as np
 
 # Backends the gate runs before when GateConfig.enabled is None (the default). Not RapidOCR:
 # its own first step is this same detector, at a higher resolution (short side scaled to 736),
-# so the gate saves less there (2.4x on the benchmark's web mix) and loses the small text that
-# only that resolution finds (half the words RapidOCR read on the mix). Measured figures:
+# so the gate saves less there (2.4-2.7x on the benchmark's web mix) and loses the small text that
+# only that resolution finds (over half the words RapidOCR read on the mix). Measured figures:
 # docs/benchmarks.md.
 GATED_BY_DEFAULT = frozenset({"easyocr", "tesseract"})
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import glob
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from pipelines.paths import lid_model_path
 
@@ -36,6 +39,7 @@ class LangIdConfig:
     min_confidence: float = 0.5  # below it the label is "und"
 
 
+@functools.cache  # 176 labels; called once per text
 def normalize_label(label: str) -> str:
     """fastText label → ISO 639-1 where one exists, else the 639-3 (or other) code it gives."""
     code = label.removeprefix("__label__")
@@ -75,8 +79,8 @@ class LangId:
         out = [(UNDETERMINED, 0.0)] * len(texts)
         if idx:
             labels, probs = self.model.predict([cleaned[i] for i in idx], k=1)
-            for i, labs, prob in zip(idx, labels, probs):
-                conf = float(min(prob[0], 1.0))
+            confs = np.minimum(np.concatenate(probs), 1.0).tolist()  # fastText may exceed 1
+            for i, labs, conf in zip(idx, labels, confs):
                 code = normalize_label(labs[0]) if conf >= self.config.min_confidence else UNDETERMINED
                 if code in MACRO_MEMBERS:  # rare: ask for the top TOP_K of this text only
                     top, _ = self.model.predict(cleaned[i], k=TOP_K)
