@@ -43,8 +43,7 @@ def _image_config(args):
                         max_per_host=args.max_per_host,
                         allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else ())
     rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
-    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
-                            decode_processes=args.decode_processes)
+    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads)
 
 
 def cmd_fetch(args, beam_args):
@@ -169,10 +168,6 @@ def _add_image_args(p):
                    help="stored size in pixels (see --resize-mode); images are never enlarged")
     p.add_argument("--resize-mode", default=ImageRules.resize_mode, choices=RESIZE_MODES)
     p.add_argument("--threads", type=int, default=16, help="concurrent requests per worker")
-    p.add_argument("--decode-processes", type=int, default=0,
-                   help="processes per worker that decode and resize images while the threads "
-                        "fetch; use the core count with the default in-memory DirectRunner, 0 "
-                        "where the runner starts a worker per core")
     p.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     p.add_argument("--host-interval", type=float, default=0.0,
                    help="least seconds between two requests to one host, per worker")

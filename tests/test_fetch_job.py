@@ -8,7 +8,7 @@ from pipelines.corpus_io import read_records
 from schemas import ImageRecord, Rejection
 
 
-def test_fetch_command_with_decode_pool(site_url, tmp_path, capsys):
+def test_fetch_command(site_url, tmp_path, capsys):
     urls = [f"{site_url}/img/g00-0.jpg", f"{site_url}/img/g01-0.jpg",
             f"{site_url}/img/nope.jpg", "ftp://example.com/x.jpg"]
     listing = tmp_path / "urls.tsv"  # CC3M layout: caption <TAB> url
@@ -16,7 +16,7 @@ def test_fetch_command_with_decode_pool(site_url, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["fetch", "--url-list", str(listing), "--output", str(out),
                  "--allow-private-networks", "--image-size", "64", "--resize-mode",
-                 "center_crop", "--decode-processes", "2"]) == 0
+                 "center_crop"]) == 0
     assert "fetch" in capsys.readouterr().out
     images = read_records(str(out), ImageRecord)
     assert sorted(i.image_url for i in images) == sorted(urls[:2])

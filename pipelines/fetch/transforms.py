@@ -7,10 +7,8 @@ import apache_beam as beam
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
 from pipelines.crawl.robots import RobotsCache
-from pipelines.fetch.images import (DecodePool, ImageFetchConfig, fetch_image,
-                                    image_from_response)
+from pipelines.fetch.images import ImageFetchConfig, fetch_image, image_from_response
 from pipelines.http import Fetcher
-from quality_filters.image import process_image
 from schemas import Rejection
 
 
@@ -23,18 +21,17 @@ class FetchImagesFn(beam.DoFn):
     def setup(self):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
+        # Threads only: Pillow releases the GIL while it decodes, resizes and encodes, so one
+        # worker process keeps ~1.5 of 2 cores busy; a pool of decode processes beside the
+        # threads measured no faster (docs/benchmarks.md) and was removed.
         self.pool = ThreadPoolExecutor(self.config.threads)
-        n = self.config.decode_processes
-        self.decode = DecodePool(n) if n > 0 else process_image
 
     def teardown(self):
         self.pool.shutdown(wait=False)
-        if isinstance(self.decode, DecodePool):
-            self.decode.close()
 
     def process(self, batch):
-        results = self.pool.map(lambda c: fetch_image(
-            c, self.fetcher, self.robots, self.config.rules, self.decode), batch)
+        results = self.pool.map(
+            lambda c: fetch_image(c, self.fetcher, self.robots, self.config.rules), batch)
         for result in results:
             yield routed(result)
 
