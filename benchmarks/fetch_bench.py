@@ -3,8 +3,8 @@
 One generated workload (``benchmarks.workload``) is served on 127.0.0.1 by nginx and fetched by
 
 - img2dataset 1.47: 2 processes × 32 threads, 256 px, ``keep_ratio``, webdataset output;
-- ``openwebli fetch``: the Beam job (DirectRunner: in-memory, and 2 worker processes; 32
-  threads each), 256 px,
+- ``openwebli fetch``: the Beam job (DirectRunner with 2 worker processes, its default here; and
+  with one in-memory worker process), 32 threads each, 256 px,
   ``keep_ratio``: robots.txt, SSRF guard, full validation, resize, sha256, pHash, Parquet;
 - the raw ceiling: decode → 256 px → JPEG of the same bytes from memory in 2 processes, with
   OpenCV (reduced-size decode) and Pillow (``draft``), no network, no checks, nothing written.
@@ -63,12 +63,11 @@ def run_img2dataset(url_list: Path, out: Path, n: int) -> dict:
             "images_per_s": round(n / seconds, 1)}
 
 
-# The local runner's two ways to use 2 cores: one Beam worker process whose threads decode
-# (Pillow releases the GIL), or 2 Beam worker processes.
+# `openwebli fetch` as it runs by default (the DirectRunner with a worker process per core: 2
+# here), and with one in-memory worker process whose threads decode (Pillow releases the GIL).
 OPENWEBLI_MODES = {
     "openwebli": [],
-    "openwebli_2_workers": ["--direct_num_workers", str(PROCESSES),
-                            "--direct_running_mode", "multi_processing"],
+    "openwebli_in_memory": ["--direct_running_mode", "in_memory"],
 }
 
 

@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
 from pipelines.corpus_io import WriteRecords, WriteRejects, run_to_folder
-from pipelines.crawl.transforms import ReadUrlLists
+from pipelines.crawl.transforms import ReadUrlLists, match_files
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages
 from schemas import ImageRecord
@@ -36,6 +36,8 @@ def run_fetch_job(url_lists: tuple[str, ...], output: str, config: ImageFetchCon
     """Run the fetch job to completion and return its stats; skip a finished folder."""
     if not url_lists:
         raise ValueError("give at least one URL list (--url-list)")
+    for pattern in url_lists:  # fail fast, with a plain error, before any worker starts
+        match_files(pattern)
     return run_to_folder(
         output, ImageRecord, {"url_lists": list(url_lists), "images": dataclasses.asdict(config)},
         lambda p: build_fetch(p, tuple(url_lists), output, config), options, force)
