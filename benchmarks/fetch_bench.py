@@ -148,19 +148,10 @@ def run_ceiling(folder: Path, manifest: list[dict], fn) -> dict:
             "images_per_s": round(len(_DATA) / seconds, 1)}
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=3000)
-    parser.add_argument("--work", default=".cache/bench")
-    parser.add_argument("--output", default="benchmarks/results/fetch.json")
-    args = parser.parse_args(argv)
-    spec = WorkloadSpec(images=args.images)
-    print(f"workload: {spec.images} images (cached in {args.work}/workload) …", flush=True)
-    folder, manifest = build_workload(Path(args.work) / "workload", spec, default_data_dir())
-    n = len(manifest)
-    results = {"workload": {"images": len(manifest), "megabytes": round(
-        sum(r["bytes"] for r in manifest) / 1e6, 1)}}
-    run_dir = Path(tempfile.mkdtemp(prefix="fetch-bench-", dir=args.work))
+def one_round(folder: Path, manifest: list[dict], work: str) -> dict:
+    """Every run once: img2dataset, openwebli's modes (against nginx), the ceilings."""
+    n, results = len(manifest), {}
+    run_dir = Path(tempfile.mkdtemp(prefix="fetch-bench-", dir=work))
     try:
         with serve_folder(folder) as base_url:
             url_list = run_dir / "urls.parquet"
@@ -175,6 +166,27 @@ def main(argv=None) -> dict:
             results[name] = run_ceiling(folder, manifest, fn)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+    return results
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of every run, interleaved; the table gives the median")
+    parser.add_argument("--work", default=".cache/bench")
+    parser.add_argument("--output", default="benchmarks/results/fetch.json")
+    args = parser.parse_args(argv)
+    spec = WorkloadSpec(images=args.images)
+    print(f"workload: {spec.images} images (cached in {args.work}/workload) …", flush=True)
+    folder, manifest = build_workload(Path(args.work) / "workload", spec, default_data_dir())
+    results = {"workload": {"images": len(manifest), "megabytes": round(
+        sum(r["bytes"] for r in manifest) / 1e6, 1)}}
+    rounds = [one_round(folder, manifest, args.work) for _ in range(args.repeats)]
+    for name in rounds[0]:
+        runs = sorted(rounds, key=lambda r: r[name]["seconds"])
+        results[name] = {**runs[len(runs) // 2][name],
+                         "all_seconds": [r[name]["seconds"] for r in rounds]}
     ceiling = max(results["ceiling_opencv"]["images_per_s"], results["ceiling_pil"]["images_per_s"])
     ours = results["openwebli"]["images_per_s"]
     results["ratios"] = {"vs_img2dataset": round(ours / results["img2dataset"]["images_per_s"], 2),
@@ -186,10 +198,12 @@ def main(argv=None) -> dict:
 
 
 def format_table(results: dict) -> str:
-    rows = [f"{'run':<22}{'seconds':>9}{'ok':>7}{'failed':>8}{'images/s':>10}"]
+    rows = [f"{'run (median of rounds)':<22}{'seconds':>9}{'ok':>7}{'failed':>8}{'images/s':>10}"
+            "  seconds per round"]
     for name in ("img2dataset", *OPENWEBLI_MODES, "ceiling_opencv", "ceiling_pil"):
         r = results[name]
-        rows.append(f"{name:<22}{r['seconds']:>9}{r['ok']:>7}{r['failed']:>8}{r['images_per_s']:>10}")
+        rows.append(f"{name:<22}{r['seconds']:>9}{r['ok']:>7}{r['failed']:>8}{r['images_per_s']:>10}"
+                    f"  {r['all_seconds']}")
     ratios = results["ratios"]
     rows.append(f"openwebli / img2dataset = {ratios['vs_img2dataset']}  (target ≥ 2.0)")
     rows.append(f"openwebli / best ceiling = {ratios['vs_ceiling']}  (target ≥ 0.7)")
