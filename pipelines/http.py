@@ -83,14 +83,17 @@ def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> str:
     return infos[0][4][0]
 
 
-_pinned = threading.local()  # (host, port) → the checked address, for this thread's request
+# The checked address of the request this thread is making. A thread makes one request at a
+# time, without proxies or automatic redirects, so any new connection it opens is for that
+# request's host (kept as the address alone: no host-name spelling, IDNA or case, to match).
+_pinned = threading.local()
 
 
 class _PinnedMixin:
     """A urllib3 connection that connects to the address ``check_address`` chose."""
 
     def _new_conn(self):
-        address = getattr(_pinned, "addresses", {}).get((self.host.strip("[]").lower(), self.port))
+        address = getattr(_pinned, "address", None)
         if address is None:  # every request goes through check_address first
             raise FetchError("blocked_address", f"{self.host} was not checked")
         self._dns_host = address
@@ -209,10 +212,7 @@ class Fetcher:
 
     def _get_once(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
-            parts = urllib.parse.urlsplit(url)
-            address = check_address(url, self.config.allowed_networks)
-            _pinned.addresses = {(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]):
-                                 address}
+            _pinned.address = check_address(url, self.config.allowed_networks)
             with self.pacer.slot(url):
                 self.pacer.wait(url)
                 resp = self._request(url)

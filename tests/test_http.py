@@ -156,6 +156,20 @@ def test_connects_to_the_checked_address_not_a_second_resolution(monkeypatch):
         assert _reason(fresh, f"http://rebind.test:{port}/a") == "blocked_address"
 
 
+def test_international_domain_name_is_fetched(monkeypatch):
+    """An IDN host: checked by its Unicode name, connected to by the checked address."""
+    import socket
+
+    real = socket.getaddrinfo
+    names = {"bücher.test", "xn--bcher-kva.test"}
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: real(
+        "127.0.0.1" if host in names else host, port, *a, **k))
+    with serve({"/a": (200, {}, b"ok")}) as base:
+        port = base.rsplit(":", 1)[1]
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0))
+        assert fetcher.get(f"http://bücher.test:{port}/a").body == b"ok"
+
+
 def test_per_host_concurrency_limit():
     import threading
     from concurrent.futures import ThreadPoolExecutor
