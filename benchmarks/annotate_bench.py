@@ -16,7 +16,6 @@ Prints a table and writes ``results/annotate.json``. ``python -m benchmarks.anno
 from __future__ import annotations
 
 import argparse
-import collections
 import io
 import json
 import random
@@ -28,10 +27,9 @@ from apache_beam.ml.inference.base import RunInference
 from PIL import Image
 
 from benchmarks.workload import default_data_dir
-from pipelines.annotate.eval_ocr import normalize_word, read_ground_truth
+from pipelines.annotate.eval_ocr import read_ground_truth, words_found, words_read
 from pipelines.annotate.gate import GateConfig
 from pipelines.annotate.handlers import LangIdHandler, OcrHandler
-from pipelines.annotate.langid_model import LangId
 from pipelines.annotate.ocr import OcrConfig, image_array, load_backend
 from pipelines.synthetic import add_sign, random_scene, render_scene, render_sign
 from quality_filters.image import process_image
@@ -142,13 +140,8 @@ def web_mix(data: Path, seed: int = 0) -> list[tuple[bytes, list[str]]]:
     return mix
 
 
-def _words(lines) -> list[str]:
-    return [w for w in (normalize_word(x) for line in lines or () for x in line.text.split()) if w]
-
-
 def _found(truth: list[list[str]], read: list[list[str]]) -> int:
-    return sum(sum((collections.Counter(t) & collections.Counter(r)).values())
-               for t, r in zip(truth, read))
+    return sum(words_found(t, r) for t, r in zip(truth, read))
 
 
 def bench_ocr(mix, backend: str) -> dict:
@@ -159,16 +152,15 @@ def bench_ocr(mix, backend: str) -> dict:
     truth = [words for _, words in mix]
     ungated_s, ungated = _run_stage(OcrHandler(config, GateConfig(enabled=False)), records)
     gated_s, gated = _run_stage(OcrHandler(config, GateConfig(enabled=True)), records)
-    read_ungated = [_words(lines) for _, lines in sorted(ungated, key=lambda o: int(o[0].pair_id))]
-    read_gated = [_words(lines) for _, lines in sorted(gated, key=lambda o: int(o[0].pair_id))]
+    read_ungated = [words_read(lines) for _, lines in sorted(ungated, key=lambda o: int(o[0].pair_id))]
+    read_gated = [words_read(lines) for _, lines in sorted(gated, key=lambda o: int(o[0].pair_id))]
     start = time.perf_counter()  # raw: load the backend, read every image; as the stage does
     model = load_backend(config)
     for record in records:
         model.read(image_array(record.image_bytes))
     raw_s = time.perf_counter() - start
     words_ungated = sum(map(len, read_ungated))
-    kept = sum(sum((collections.Counter(u) & collections.Counter(g)).values())
-               for u, g in zip(read_ungated, read_gated))
+    kept = _found(read_ungated, read_gated)
     return {
         "backend": backend, "images": len(mix), "with_text": sum(bool(t) for t in truth),
         "ungated_images_per_s": round(len(mix) / ungated_s, 2),

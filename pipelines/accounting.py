@@ -65,11 +65,15 @@ class WriteStats(beam.PTransform):
 
 
 def format_funnel(stats: dict) -> str:
-    """A plain-text table of the per-stage funnel."""
+    """A plain-text table of the per-stage funnel, and the text gate's count where there is one."""
     lines = [f"{'stage':<10}{'seen':>8}{'kept':>8}{'rejected':>10}  reasons"]
     for stage, e in stats["stages"].items():
         reasons = ", ".join(f"{k}={v}" for k, v in e["rejected"].items())
         mark = "" if e["balanced"] else "  (UNBALANCED)"
         lines.append(f"{stage:<10}{e['seen']:>8}{e['kept']:>8}"
                      f"{sum(e['rejected'].values()):>10}  {reasons}{mark}")
+    if "ocr_skipped_by_text_gate" in stats:
+        lines.append(f"OCR not run (no text seen by the text gate): "
+                     f"{stats['ocr_skipped_by_text_gate']} of "
+                     f"{stats['stages']['annotate']['kept']} annotated pairs")
     return "\n".join(lines)

@@ -23,18 +23,15 @@ def _corpus_config(args):
     from pipelines.score.scorer_model import default_scorer_spec
 
     images = _image_config(args)
-    config = CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
-                          keep_fraction=args.keep_fraction, images=images,
-                          crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
-                          near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
-                          ocr=OcrConfig(backend=args.ocr_backend),
-                          text_gate=GateConfig(enabled=GATE_CHOICES[args.text_gate]))
-    return config
+    return CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
+                        keep_fraction=args.keep_fraction, images=images,
+                        crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
+                        near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
+                        ocr=OcrConfig(backend=args.ocr_backend),
+                        text_gate=GateConfig(enabled=GATE_CHOICES[args.text_gate]))
 
 
 def _image_config(args):
-    import dataclasses
-
     from pipelines.fetch.images import ImageFetchConfig
     from pipelines.http import PRIVATE_NETWORKS, FetchConfig
     from quality_filters.image import ImageRules
@@ -74,8 +71,6 @@ def cmd_build(args, beam_args):
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
     print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
-    print(f"OCR not run (no text seen by the text gate): {stats['ocr_skipped_by_text_gate']} of "
-          f"{stats['stages']['annotate']['kept']} annotated pairs")
 
 
 def cmd_mixture(args, beam_args):

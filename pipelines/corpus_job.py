@@ -7,6 +7,7 @@ top-k%) → corpus folder. Each stage's rejections go to ``rejects/`` and its co
 from __future__ import annotations
 
 import dataclasses
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -26,6 +27,7 @@ from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair, PageText
+
 
 @dataclasses.dataclass(frozen=True)
 class CorpusConfig:

@@ -71,8 +71,6 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     removed = dedup["rejected"].get("eval_near_duplicate", 0)
     print(f"evaluation-set near-duplicates removed: {removed} of {dedup['seen']} images "
           f"({removed / max(1, dedup['seen']):.2%})")
-    print(f"OCR not run (no text seen by the text gate): {stats['ocr_skipped_by_text_gate']} of "
-          f"{stats['stages']['annotate']['kept']} annotated pairs")
     print(f"score threshold of the top-10% cut: {stats['score_threshold']:.4f}")
     print(f"training loss: first {result['first_loss']:.3f} → last {result['last_loss']:.3f} "
           f"over {result['steps']} steps")

@@ -47,6 +47,10 @@ def test_text_gate_counted(corpus, small_site):
     # The site's gallery photos have no text, its sign pages have: the gate skips OCR on
     # some pairs, not all, and says how many.
     assert 0 < stats["ocr_skipped_by_text_gate"] < stats["stages"]["annotate"]["kept"]
+    from pipelines.accounting import format_funnel
+
+    assert (f"OCR not run (no text seen by the text gate): {stats['ocr_skipped_by_text_gate']} of"
+            in format_funnel(stats))
 
 
 def test_global_top_ten_percent_written(corpus):

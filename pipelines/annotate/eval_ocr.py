@@ -43,8 +43,18 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def words_read(lines) -> list[str]:
+    """The normalised words of OCR lines (none for None: an image the text gate skipped)."""
+    return [w for w in (normalize_word(x) for line in lines or () for x in line.text.split()) if w]
+
+
+def words_found(truth: list[str], read: list[str]) -> int:
+    """How many of the ``truth`` words were ``read`` (as multisets)."""
+    return sum((collections.Counter(truth) & collections.Counter(read)).values())
+
+
 def score_image(truth: list[str], read: list[str]) -> dict:
-    found = sum((collections.Counter(truth) & collections.Counter(read)).values())
+    found = words_found(truth, read)
     errors = sum(min((edit_distance(t, r) for r in read), default=len(t)) for t in truth)
     return {"words": len(truth), "found": found, "chars": sum(map(len, truth)),
             "char_errors": min(errors, sum(map(len, truth)))}
@@ -60,7 +70,7 @@ def evaluate_ocr(folder: str | Path, backend: str = "easyocr") -> dict:
     for image in images:
         truth = read_ground_truth(folder / "gt" / f"gt_{image.stem}.txt")
         lines = model.read(image_array(image.read_bytes()))
-        read = [w for w in (normalize_word(x) for l in lines for x in l.text.split()) if w]
+        read = words_read(lines)
         per_image[image.name] = score_image(truth, read)
     total = {k: sum(r[k] for r in per_image.values()) for k in ("words", "found", "chars",
                                                                 "char_errors")}

@@ -6,9 +6,9 @@ recogniser (ONNX, shipped in the ``rapidocr`` wheel, so no download) on the imag
 ``side`` on its long side, and says whether any box reads as at least ``min_chars`` letters or
 digits with confidence ``min_score``. The recognition step matters: the detector alone fires on
 the edges of plain shapes and textures (it flagged 13 of 20 text-free synthetic scenes; with
-recognition, none). Whatever OCR backend follows
-reads only the images it lets through; the others are recorded as not read (``ocr_ran``
-false), counted in ``stats.json``, not silently treated as textless.
+recognition, none). Whatever OCR backend follows reads only the images it lets through; the
+others are recorded as not read (``ocr_ran`` false), counted in ``stats.json``, not silently
+treated as textless.
 """
 from __future__ import annotations
 
