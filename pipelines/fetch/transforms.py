@@ -75,11 +75,13 @@ class _FromArchiveFn(beam.DoFn):
             yield routed(result)
 
 
-class ResolveImages(beam.PTransform):
-    """Candidates + archived responses (url, ArchivedResponse) → (image records, rejections).
+class TakeArchivedImages(beam.PTransform):
+    """Candidates + archived responses (url, ArchivedResponse) → (image records made from the
+    archive, candidates still to fetch, rejections), with no network.
 
-    An image whose response is in an archive is taken from there, with no network; the others
-    are fetched (``fetch_missing``) or rejected as ``not_in_archive``."""
+    A candidate whose image response is in an archive is decoded and validated from there by the
+    fetch stage's rules; the others are passed on to fetch (``fetch_missing``) or rejected as
+    ``not_in_archive``."""
 
     def __init__(self, config: ImageFetchConfig, fetch_missing: bool = True):
         super().__init__()
@@ -92,7 +94,24 @@ class ResolveImages(beam.PTransform):
         out = joined | "FromArchive" >> beam.ParDo(
             _FromArchiveFn(self.config, self.fetch_missing)).with_outputs(
                 REJECTED, TO_FETCH, main="kept")
-        fetched, fetch_rejects = out[TO_FETCH] | "Network" >> FetchImages(self.config)
-        images = (out.kept, fetched) | "AllImages" >> beam.Flatten()
-        rejects = (out[REJECTED], fetch_rejects) | "AllFetchRejects" >> beam.Flatten()
+        return out.kept, out[TO_FETCH], out[REJECTED]
+
+
+class ResolveImages(beam.PTransform):
+    """Candidates + archived responses (url, ArchivedResponse) → (image records, rejections).
+
+    An image whose response is in an archive is taken from there, with no network
+    (TakeArchivedImages); the others are fetched (``fetch_missing``) or rejected as
+    ``not_in_archive``."""
+
+    def __init__(self, config: ImageFetchConfig, fetch_missing: bool = True):
+        super().__init__()
+        self.config, self.fetch_missing = config, fetch_missing
+
+    def expand(self, inputs):
+        archived, to_fetch, archive_rejects = inputs | "TakeArchived" >> TakeArchivedImages(
+            self.config, self.fetch_missing)
+        fetched, fetch_rejects = to_fetch | "Network" >> FetchImages(self.config)
+        images = (archived, fetched) | "AllImages" >> beam.Flatten()
+        rejects = (archive_rejects, fetch_rejects) | "AllFetchRejects" >> beam.Flatten()
         return images, rejects
