@@ -2,7 +2,8 @@
 
 seed URLs → crawl and/or web archives → pages → extract → fetch → dedup → annotate (OCR, language ID) → score (global
 top-k%) → corpus folder. Each stage's rejections go to ``rejects/`` and its counts to
-``stats.json``.
+``stats.json``. Reading the inputs and extracting candidates is the crawl job's code
+(``pipelines/crawl_job.py``).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from pipelines.annotate.langid_model import LangIdConfig
 from pipelines.annotate.ocr import OcrConfig
 from pipelines.annotate.transforms import Annotate
 from pipelines.corpus_io import WriteRecords, WriteRejects, run_to_folder
-from pipelines.crawl.transforms import (CrawlConfig, CrawlPages, ExtractCandidates, ReadArchives,
-                                       ReadUrlLists)
+from pipelines.crawl.transforms import CrawlConfig
+from pipelines.crawl_job import CorpusInputs, read_candidates, read_pages
 from pipelines.dedup.near import NearDedup, NearDedupConfig
 from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
@@ -49,64 +50,12 @@ class CorpusConfig:
             images=dataclasses.replace(self.images, fetch=fetch))
 
 
-@dataclasses.dataclass(frozen=True)
-class CorpusInputs:
-    """Where pairs come from: seed URLs to crawl, web archives, URL lists (file patterns)."""
-
-    seeds: tuple[str, ...] = ()
-    archives: tuple[str, ...] = ()
-    url_lists: tuple[str, ...] = ()  # img2dataset/LAION parquet, CC3M tsv, url-per-line txt
-    fetch_missing: bool = True  # fetch images that are not in the archives from the network
-
-    def __post_init__(self):
-        if not (self.seeds or self.archives or self.url_lists):
-            raise ValueError("give seed URLs (--seeds), archives (--input) or URL lists "
-                             "(--url-list)")
-
-
-def _read_pages(p, inputs: CorpusInputs, config: CorpusConfig):
-    """→ (pages, archived resources or None, WET page texts or None, rejections, count rows)
-    from every input kind."""
-    pages, rejects, counts, resources, texts = [], [], [], None, None
-    if not (inputs.seeds or inputs.archives):
-        return (p | "NoPages" >> beam.Create([]), None, None,
-                p | "NoPageRejects" >> beam.Create([]), [])
-    if inputs.seeds:
-        crawled, crawl_rejects, urls = (p | "Seeds" >> beam.Create(inputs.seeds)
-                                        | "Crawl" >> CrawlPages(config.crawl))
-        pages.append(crawled)
-        rejects.append(crawl_rejects)
-        counts.append(count_stage("crawl", urls, crawled, crawl_rejects))
-    if inputs.archives:
-        archived, resources, texts, archive_rejects, seen = (
-            p | "Archives" >> beam.Create(inputs.archives) | "Read" >> ReadArchives())
-        passed_on = (archived, resources, texts) | "ArchiveKept" >> beam.Flatten()
-        pages.append(archived)
-        rejects.append(archive_rejects)
-        counts.append(count_stage("archive", seen, passed_on, archive_rejects, seen_is_count=True))
-    return (pages | "AllPages" >> beam.Flatten(), resources, texts,
-            rejects | "InputRejects" >> beam.Flatten(), counts)
-
-
-def _candidates(p, pages, inputs: CorpusInputs):
-    """→ (candidates from pages and URL lists, rejections, count rows)."""
-    from_pages, extract_rejects, images_seen = pages | "Extract" >> ExtractCandidates()
-    counts = [count_stage("extract", images_seen, from_pages, extract_rejects, seen_is_count=True)]
-    if not inputs.url_lists:
-        return from_pages, extract_rejects, counts
-    listed, list_rejects, rows = (p | "UrlLists" >> beam.Create(inputs.url_lists)
-                                  | "ReadLists" >> ReadUrlLists())
-    counts.insert(0, count_stage("urllist", rows, listed, list_rejects, seen_is_count=True))
-    return ((from_pages, listed) | "AllCandidates" >> beam.Flatten(),
-            (extract_rejects, list_rejects) | "CandidateRejects" >> beam.Flatten(), counts)
-
-
 def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     """Add the corpus job for ``inputs`` to pipeline ``p``."""
-    pages, resources, texts, page_rejects, input_counts = _read_pages(p, inputs, config)
+    pages, resources, texts, page_rejects, input_counts = read_pages(p, inputs, config.crawl)
     if texts is not None:  # WET page text, kept for text-only tasks
         texts | "WriteTexts" >> WriteRecords(FileSystems.join(output, "texts"), PageText)
-    candidates, extract_rejects, candidate_counts = _candidates(p, pages, inputs)
+    candidates, extract_rejects, candidate_counts = read_candidates(p, pages, inputs)
     if resources is None:
         images, fetch_rejects = candidates | "FetchImages" >> FetchImages(config.images)
     else:
