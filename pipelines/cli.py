@@ -16,7 +16,6 @@ GATE_CHOICES = {"auto": None, "on": True, "off": False}
 
 def _corpus_config(args):
     from pipelines.corpus_job import CorpusConfig
-    from pipelines.crawl.transforms import CrawlConfig
     from pipelines.annotate.gate import GateConfig
     from pipelines.annotate.ocr import OcrConfig
     from pipelines.dedup.near import NearDedupConfig
@@ -25,10 +24,16 @@ def _corpus_config(args):
     images = _image_config(args)
     return CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
                         keep_fraction=args.keep_fraction, images=images,
-                        crawl=CrawlConfig(max_depth=args.max_depth, fetch=images.fetch),
+                        crawl=_crawl_config(args, images),
                         near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
                         ocr=OcrConfig(backend=args.ocr_backend),
                         text_gate=GateConfig(enabled=GATE_CHOICES[args.text_gate]))
+
+
+def _crawl_config(args, images):
+    from pipelines.crawl.transforms import CrawlConfig
+
+    return CrawlConfig(max_depth=args.max_depth, fetch=images.fetch)
 
 
 def _image_config(args):
@@ -43,31 +48,59 @@ def _image_config(args):
     return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads)
 
 
+def _inputs(args):
+    from pipelines.crawl_job import CorpusInputs
+
+    return CorpusInputs(seeds=tuple(args.seeds or ()), archives=tuple(args.input or ()),
+                        url_lists=tuple(args.url_list or ()), fetch_missing=not args.no_fetch)
+
+
+def _every_core(beam_args: list[str]) -> list[str]:
+    """Beam options that run the DirectRunner with a worker process per core, unless the user
+    chose a runner or DirectRunner settings."""
+    if any(a.startswith(("--runner", "--direct_")) for a in beam_args):
+        return beam_args
+    # Like img2dataset, use every core by default (decoding is CPU-bound; one process's
+    # threads keep ~1.5 of 2 cores busy).
+    return [*beam_args, f"--direct_num_workers={os.cpu_count() or 1}",
+            "--direct_running_mode=multi_processing"]
+
+
 def cmd_fetch(args, beam_args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.accounting import format_funnel
     from pipelines.fetch_job import run_fetch_job
 
-    if not any(a.startswith(("--runner", "--direct_")) for a in beam_args):
-        # Like img2dataset, use every core by default: the DirectRunner with a worker process
-        # per core (decoding is CPU-bound; one process's threads keep ~1.5 of 2 cores busy).
-        beam_args = [*beam_args, f"--direct_num_workers={os.cpu_count() or 1}",
-                     "--direct_running_mode=multi_processing"]
-    stats = run_fetch_job(tuple(args.url_list), args.output, _image_config(args),
-                          PipelineOptions(beam_args), force=args.force)
+    stats = run_fetch_job(tuple(args.url_list or ()), args.output, _image_config(args),
+                          PipelineOptions(_every_core(beam_args)), force=args.force,
+                          candidate_folders=tuple(args.candidates or ()))
     print(format_funnel(stats))
+
+
+def cmd_crawl(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.accounting import format_funnel
+    from pipelines.crawl_job import CrawlJobConfig, run_crawl_job
+
+    images = _image_config(args)
+    config = CrawlJobConfig(crawl=_crawl_config(args, images), images=images)
+    stats = run_crawl_job(_inputs(args), args.output, config,
+                          PipelineOptions(_every_core(beam_args)), force=args.force)
+    print(format_funnel(stats))
+    print(f"{stats['archived_images']} images taken from the archives (archived/), "
+          f"{stats['candidates_to_fetch']} candidates to fetch "
+          f"(openwebli fetch --candidates {args.output})")
 
 
 def cmd_build(args, beam_args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.accounting import format_funnel
-    from pipelines.corpus_job import CorpusInputs, run_corpus_job
+    from pipelines.corpus_job import run_corpus_job
 
-    inputs = CorpusInputs(seeds=tuple(args.seeds or ()), archives=tuple(args.input or ()),
-                          url_lists=tuple(args.url_list or ()), fetch_missing=not args.no_fetch)
-    stats = run_corpus_job(inputs, args.output, _corpus_config(args),
+    stats = run_corpus_job(_inputs(args), args.output, _corpus_config(args),
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
     print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
@@ -137,18 +170,25 @@ def cmd_demo(args, beam_args):
     run_demo(args.workdir, beam_args, force=args.force)
 
 
-def _add_corpus_args(p):
+def _add_input_args(p, output_help: str):
+    """The inputs of ``build`` and ``crawl``, and their image options."""
     p.add_argument("--seeds", nargs="+", help="start URLs of a live crawl")
-    p.add_argument("--input", nargs="+", help="WARC/ARC files or globs (local, gs://, s3://)")
+    p.add_argument("--input", nargs="+",
+                   help="WARC/ARC/WAT/WET files or globs (local, gs://, s3://)")
     p.add_argument("--url-list", nargs="+",
                    help="URL lists: img2dataset/LAION .parquet (URL, TEXT), CC3M .tsv, .txt")
     p.add_argument("--no-fetch", action="store_true",
                    help="use only images stored in the archives; reject the others")
-    p.add_argument("--output", required=True, help="corpus folder to write")
-    p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
-    p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
+    p.add_argument("--output", required=True, help=output_help)
     p.add_argument("--max-depth", type=int, default=3, help="links followed from the seeds")
     _add_image_args(p)
+    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+
+
+def _add_corpus_args(p):
+    _add_input_args(p, "corpus folder to write")
+    p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
+    p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
     from pipelines.annotate.ocr import BACKENDS
 
     p.add_argument("--ocr-backend", default="easyocr", choices=sorted(BACKENDS))
@@ -157,7 +197,6 @@ def _add_corpus_args(p):
                         "default) gates EasyOCR and Tesseract, not RapidOCR")
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
-    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
 
 
 def _add_image_args(p):
@@ -187,9 +226,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="all corpus stages fused into one Beam job")
     _add_corpus_args(p)
     p.set_defaults(fn=cmd_build)
-    p = sub.add_parser("fetch", help="URL lists → validated, resized, hashed images (Beam job)")
-    p.add_argument("--url-list", nargs="+", required=True,
+    p = sub.add_parser("crawl", help="seeds, web archives, URL lists → candidates to fetch and "
+                                     "images taken from the archives (Beam job)")
+    _add_input_args(p, "folder to write (for `openwebli fetch --candidates`)")
+    p.set_defaults(fn=cmd_crawl)
+    p = sub.add_parser("fetch", help="URL lists, crawl folders → validated, resized, hashed "
+                                     "images (Beam job)")
+    p.add_argument("--url-list", nargs="+",
                    help="img2dataset/LAION .parquet (URL, TEXT), CC3M .tsv, url-per-line .txt")
+    p.add_argument("--candidates", nargs="+",
+                   help="folders written by `openwebli crawl`: their candidates are fetched, "
+                        "their archived images passed on")
     p.add_argument("--output", required=True, help="folder to write")
     _add_image_args(p)
     p.add_argument("--force", action="store_true", help="rewrite a COMPLETED folder")
@@ -252,7 +299,7 @@ def setup_logging() -> None:
 def main(argv=None):
     setup_logging()
     args, beam_args = parser().parse_known_args(argv)
-    if beam_args and args.command not in ("build", "fetch", "mixture", "demo"):
+    if beam_args and args.command not in ("build", "crawl", "fetch", "mixture", "demo"):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         args.fn(args, beam_args)

@@ -3,7 +3,7 @@ import pytest
 
 from pipelines.cli import main, parser
 
-COMMANDS = {"demo", "build", "fetch", "mixture", "train-scorer", "train", "predict", "eval-langid",
+COMMANDS = {"demo", "build", "crawl", "fetch", "mixture", "train-scorer", "train", "predict", "eval-langid",
             "eval-ocr"}
 
 
@@ -16,6 +16,9 @@ def test_commands_are_listed(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["build", "--output", "x"], "give seed URLs (--seeds), archives (--input) or URL lists"),
+    (["crawl", "--output", "x"], "give seed URLs (--seeds), archives (--input) or URL lists"),
+    (["crawl", "--input", "/nonexistent/*.warc.gz", "--output", "x"], "no file matches"),
+    (["fetch", "--output", "x"], "give URL lists (--url-list) or crawl folders (--candidates)"),
     (["mixture", "--corpus", "/nonexistent", "--output", "x"], "not a finished corpus folder"),
     (["train", "--config", "dmeo", "--data", "x", "--workdir", "y"], "did you mean 'demo'"),
     (["predict", "--checkpoint", "/nonexistent", "--image", "x.jpg"], "No such file"),
