@@ -1,0 +1,85 @@
+"""``openwebli crawl`` and ``openwebli fetch --candidates``: crawl and fetch as separate jobs."""
+import pytest
+
+from pipelines.cli import main
+from pipelines.corpus_io import read_json, read_records
+from pipelines.crawl.transforms import CrawlConfig
+from pipelines.crawl_job import CorpusInputs, CrawlJobConfig, run_crawl_job
+from pipelines.fetch.images import ImageFetchConfig
+from pipelines.fetch_job import run_fetch_job
+from pipelines.http import FetchConfig
+from schemas import Candidate, ImageRecord, Rejection
+from tests.test_archives import BOOK_TITLES
+
+LOOPBACK = ImageFetchConfig(fetch=FetchConfig(allowed_networks=("127.0.0.1/32",)))
+
+
+def _balanced(stats):
+    return all(stage["balanced"] for stage in stats["stages"].values())
+
+
+def test_books_warc_crawl_then_fetch_takes_the_20_images_from_the_archive(test_data, tmp_path,
+                                                                         capsys):
+    warc, crawled, fetched = test_data / "warc" / "books.toscrape.warc", tmp_path / "c", tmp_path / "f"
+    in_memory = "--direct_running_mode=in_memory"  # a Beam option: one process is enough here
+    assert main(["crawl", "--input", str(warc), "--output", str(crawled), "--no-fetch",
+                 in_memory]) == 0
+    assert "20 images taken from the archives (archived/), 0 candidates to fetch" in (
+        capsys.readouterr().out)
+    archived = read_records(str(crawled / "archived"), ImageRecord)
+    assert sorted(r.alt_text for r in archived) == sorted(BOOK_TITLES)
+    assert read_records(str(crawled), Candidate) == []
+    assert _balanced(read_json(str(crawled), "stats.json"))
+
+    assert main(["fetch", "--candidates", str(crawled), "--output", str(fetched), in_memory]) == 0
+    images = read_records(str(fetched), ImageRecord)
+    assert sorted(i.sha256 for i in images) == sorted(r.sha256 for r in archived)
+    stages = read_json(str(fetched), "stats.json")["stages"]
+    assert stages["archived"] == {"seen": 20, "kept": 20, "rejected": {}, "balanced": True}
+    assert stages["fetch"]["seen"] == 0
+
+
+@pytest.fixture(scope="module")
+def site_crawl(site_url, tmp_path_factory):
+    """The crawl job over the loopback sample site: (folder, stats)."""
+    out = str(tmp_path_factory.mktemp("crawl"))
+    config = CrawlJobConfig(crawl=CrawlConfig(fetch=LOOPBACK.fetch), images=LOOPBACK)
+    return out, run_crawl_job(CorpusInputs(seeds=(f"{site_url}/index.html",)), out, config)
+
+
+def test_site_crawl_leaves_the_candidates_to_fetch(site_crawl, small_site):
+    out, stats = site_crawl
+    stages = stats["stages"]
+    assert list(stages) == ["crawl", "extract", "from_archive"] and _balanced(stats)
+    assert stages["crawl"]["seen"] == small_site[1]["pages"]
+    candidates = read_records(out, Candidate)
+    assert len(candidates) == stats["candidates_to_fetch"] == stages["extract"]["kept"] > 0
+    assert read_records(f"{out}/archived", ImageRecord) == []
+    assert {r.stage for r in read_records(f"{out}/rejects", Rejection)} == {"crawl", "extract"}
+
+
+def test_fetch_candidates_gives_the_images(site_crawl, tmp_path):
+    crawled, crawl_stats = site_crawl
+    out = str(tmp_path / "images")
+    stats = run_fetch_job((), out, LOOPBACK, candidate_folders=(crawled,))
+    fetch = stats["stages"]["fetch"]
+    assert _balanced(stats) and fetch["seen"] == crawl_stats["candidates_to_fetch"]
+    images = read_records(out, ImageRecord)
+    assert len(images) == fetch["kept"] > 0
+    assert {i.pair_id for i in images} <= {c.pair_id for c in read_records(crawled, Candidate)}
+    # The fetch stage's verdicts on the site's odd images, as in the corpus job.
+    rejected = fetch["rejected"]
+    assert (rejected["undecodable"], rejected["too_small"], rejected["noai"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("finished,message", [
+    (None, "does not exist"), (False, "is not finished (no COMPLETED marker)")])
+def test_fetch_refuses_a_missing_or_unfinished_candidates_folder(tmp_path, capsys, finished,
+                                                                 message):
+    folder = tmp_path / "crawl"
+    if finished is False:
+        folder.mkdir()
+        (folder / "part-00000-of-00001.parquet").write_bytes(b"")
+    assert main(["fetch", "--candidates", str(folder), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"candidates folder {folder} {message}" in err and "Traceback" not in err
