@@ -8,7 +8,7 @@ separate steps (``openwebli crawl``, then ``openwebli fetch --candidates``). The
   archive read, decoded and validated by the fetch stage's rules, with no network;
 - ``texts/`` (WET page texts), ``rejects/``, ``stats.json``, ``info.json`` and ``COMPLETED``.
 
-Its ``stats.json`` has a ``from_archive`` stage: every candidate is taken from an archive,
+Its ``stats.json`` has an ``in_archive`` stage: every candidate is taken from an archive,
 passed on to fetch, or rejected (an archived image that fails the image rules, or
 ``not_in_archive`` with ``fetch_missing`` off); those rejections carry stage "fetch", as in the
 corpus job, since they are the fetch stage's verdicts.
@@ -99,15 +99,15 @@ def build_crawl(p, inputs: CorpusInputs, output: str, config: CrawlJobConfig) ->
     candidates, extract_rejects, candidate_counts = read_candidates(p, pages, inputs)
     if resources is None:  # no archives: every candidate is to fetch (or not_in_archive)
         resources = p | "NoResources" >> beam.Create([])
-    archived, to_fetch, archive_rejects = (candidates, resources) | "TakeArchived" >> (
-        TakeArchivedImages(config.images, inputs.fetch_missing))
+    take = TakeArchivedImages(config.images, inputs.fetch_missing)
+    archived, to_fetch, archive_rejects = (candidates, resources) | "TakeArchived" >> take
     to_fetch | "WriteCandidates" >> WriteRecords(output, Candidate)
     archived | "WriteArchived" >> WriteRecords(FileSystems.join(output, ARCHIVED), ImageRecord)
     rejects = (page_rejects, extract_rejects, archive_rejects) | "AllRejects" >> beam.Flatten()
     rejects | "WriteRejects" >> WriteRejects(output)
     passed_on = (archived, to_fetch) | "PassedOn" >> beam.Flatten()
     counts = (*input_counts, *candidate_counts,
-              count_stage("from_archive", candidates, passed_on, archive_rejects),
+              count_stage("in_archive", candidates, passed_on, archive_rejects),
               ) | "AllCounts" >> beam.Flatten()
     counts | "Stats" >> WriteStats(output, {
         "archived_images": archived | "CountArchived" >> beam.combiners.Count.Globally(),
@@ -126,6 +126,8 @@ def run_crawl_job(inputs: CorpusInputs, output: str, config: CrawlJobConfig = Cr
 
 def check_crawl_folder(folder: str) -> None:
     """Raise a plain error unless ``folder`` is a finished ``openwebli crawl`` folder."""
+    # Checked by hand on the driver: the fetch job reads a folder through wildcard patterns,
+    # which would read a missing folder as no records and an unfinished one as partial output.
     if not is_completed(folder):
         state = "is not finished (no COMPLETED marker)" if FileSystems.exists(folder) else (
             "does not exist")

@@ -50,7 +50,7 @@ def site_crawl(site_url, tmp_path_factory):
 def test_site_crawl_leaves_the_candidates_to_fetch(site_crawl, small_site):
     out, stats = site_crawl
     stages = stats["stages"]
-    assert list(stages) == ["crawl", "extract", "from_archive"] and _balanced(stats)
+    assert list(stages) == ["crawl", "extract", "in_archive"] and _balanced(stats)
     assert stages["crawl"]["seen"] == small_site[1]["pages"]
     candidates = read_records(out, Candidate)
     assert len(candidates) == stats["candidates_to_fetch"] == stages["extract"]["kept"] > 0
