@@ -6,8 +6,6 @@ such pair without comparing all pairs; candidates are then checked by their real
 """
 from __future__ import annotations
 
-import io
-
 HASH_BITS = 64
 
 
@@ -27,8 +25,6 @@ def band_keys(phash: str, bands: int = 8) -> list[str]:
 
 def image_phash(data: bytes) -> str:
     """The pHash (hex) of encoded image bytes, as the fetch stage computes it."""
-    import imagehash
-    from PIL import Image, ImageOps
+    from quality_filters.image import decode_upright, phash
 
-    img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-    return str(imagehash.phash(img))
+    return phash(decode_upright(data))

@@ -118,3 +118,80 @@ def test_truncated_progressive_jpeg_rejected_with_draft():
     verdict, _ = process_image(out.getvalue()[: len(out.getvalue()) // 2],
                                ImageRules(image_size=256))
     assert verdict.reason == "undecodable"
+
+
+def _photo(size=(240, 160)) -> Image.Image:
+    """A smooth picture (gradients), so that decoders and resizers agree closely."""
+    import numpy as np
+
+    x, y = np.meshgrid(np.linspace(0, 255, size[0]), np.linspace(0, 255, size[1]))
+    return Image.fromarray(np.dstack([x, y, 255 - x]).astype("uint8"))
+
+
+def _stored(image) -> "np.ndarray":
+    import numpy as np
+
+    return np.asarray(Image.open(io.BytesIO(image.jpeg)).convert("RGB"), dtype=float)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("junk", [b"", b"trailing bytes"])
+def test_exif_orientations_match_pillow(orientation, junk):
+    """Every EXIF orientation is displayed as Pillow's exif_transpose does, whether OpenCV
+    decodes the file or (trailing bytes after the end marker) Pillow does."""
+    from PIL import ImageOps
+    import numpy as np
+
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    _photo().save(out, format="JPEG", quality=95, exif=exif)
+    data = out.getvalue() + junk
+    verdict, image = process_image(data, ImageRules(resize_mode="none"))
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"), float)
+    got = _stored(image)
+    assert verdict.keep and got.shape == want.shape
+    assert np.abs(got - want).mean() < 3
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "L", "P", "CMYK"])
+def test_modes_decode_like_pillow(mode):
+    """OpenCV's fast path and Pillow's fallback store the same picture, transparency on white."""
+    import numpy as np
+
+    img = _photo()
+    if mode in ("RGBA", "LA"):
+        alpha = Image.linear_gradient("L").resize(img.size)
+        img = img.convert(mode[:-1]).convert(mode)
+        img.putalpha(alpha)
+    elif mode == "P":
+        img = img.quantize(64, dither=Image.Dither.NONE)
+    else:
+        img = img.convert(mode)
+    out = io.BytesIO()
+    img.save(out, format="JPEG" if mode == "CMYK" else "PNG")
+    verdict, image = process_image(out.getvalue(), ImageRules(image_size=120))
+    reference = Image.open(io.BytesIO(out.getvalue()))
+    if "A" in mode:
+        white = Image.new("RGBA", reference.size, (255, 255, 255, 255))
+        reference = Image.alpha_composite(white, reference.convert("RGBA"))
+    want = np.asarray(reference.convert("RGB").resize((120, 80), Image.Resampling.BOX), float)
+    assert verdict.keep and np.abs(_stored(image) - want).mean() < 4
+
+
+def test_gif_first_frame_and_webp_kept():
+    frames = [_photo(), Image.new("RGB", (240, 160), (0, 0, 0))]
+    gif, webp = io.BytesIO(), io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
+    _photo().save(webp, format="WEBP")
+    for data, fmt in ((gif.getvalue(), "GIF"), (webp.getvalue(), "WEBP")):
+        verdict, image = process_image(data, ImageRules(resize_mode="none"))
+        assert verdict.keep and image.format == fmt
+        assert _stored(image).mean() > 60  # the picture, not the black second frame
+
+
+def test_truncated_png_rejected():
+    out = io.BytesIO()
+    _photo((600, 400)).save(out, format="PNG")
+    verdict, _ = process_image(out.getvalue()[:-200])
+    assert verdict.reason == "undecodable"
