@@ -1,13 +1,16 @@
 """HTTP GET with the guards a crawler needs: scheme check, SSRF guard, redirect limit, body cap.
 
-Built on ``requests``. The SSRF guard resolves the host and refuses addresses that are not
+Built on ``urllib3`` directly: ``requests`` on top of it cost ~0.6 ms of CPU per request more
+(measured against nginx on 127.0.0.1), about a tenth of an image's whole cost in the fetch
+stage, and its extras (cookies, proxies from the environment, automatic redirects) are things
+this fetcher turns off. The SSRF guard resolves the host and refuses addresses that are not
 globally routable (loopback, private, link-local, multicast, reserved) unless the address is in
 one of ``allowed_networks``, and checks again on every redirect. ``PRIVATE_NETWORKS`` (what
 ``--allow-private-networks`` allows) holds loopback and the private ranges but not link-local,
 so cloud metadata addresses such as 169.254.169.254 stay refused. The connection then goes to
 the address that was checked, not to a second resolution of the name (which a DNS-rebinding
-server could answer differently): ``_PinnedAdapter`` hands it to urllib3 through a thread-local,
-as urllib3 has no per-request address option. HTTPS still verifies the certificate against the
+server could answer differently): the pool's connections take it from a thread-local, as
+urllib3 has no per-request address option. HTTPS still verifies the certificate against the
 host name.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ import threading
 import time
 import urllib.parse
 
-import requests
+import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -116,13 +119,6 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _PinnedHTTPSConnection
 
 
-class _PinnedAdapter(requests.adapters.HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool,
-                                                   "https": _PinnedHTTPSPool}
-
-
 DEFAULT_PORTS = {"http": 80, "https": 443}
 RETRY_STATUSES = frozenset({429, 503})
 RETRY_REASONS = frozenset({"timeout", "connection_error", "read_error"})
@@ -182,14 +178,14 @@ class Fetcher:
 
     def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10):
         self.config = config
-        self.session = requests.Session()
-        # Proxies from the environment are not used: the SSRF guard checks the address it
-        # connects to, which a proxy would hide (and looking them up costs ~0.5 ms a request).
-        self.session.trust_env = False
-        adapter = _PinnedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = config.user_agent
+        # No proxies from the environment: the SSRF guard checks the address it connects to,
+        # which a proxy would hide. No retries or redirects inside urllib3: get() does both,
+        # checking the address and pacing the host each time.
+        self.pool = urllib3.PoolManager(
+            num_pools=max(10, pool_size), maxsize=pool_size, retries=False,
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
+        self.pool.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
         self.pacer = HostPacer(config.host_interval, config.max_per_host)
 
     def get(self, url: str) -> Response:
@@ -216,34 +212,44 @@ class Fetcher:
             with self.pacer.slot(url):
                 self.pacer.wait(url)
                 resp = self._request(url)
-                if resp.is_redirect and "location" in resp.headers:
-                    url = urllib.parse.urljoin(url, resp.headers["location"])
-                    resp.close()
+                location = resp.get_redirect_location()
+                if location:
+                    url = urllib.parse.urljoin(url, location)
+                    _discard(resp)
                     continue
-                return Response(url=url, status=resp.status_code,
+                return Response(url=url, status=resp.status,
                                 headers={k.lower(): v for k, v in resp.headers.items()},
                                 body=self._read_capped(resp))
         raise FetchError("too_many_redirects", url)
 
-    def _request(self, url: str) -> requests.Response:
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
+    def _request(self, url: str) -> urllib3.BaseHTTPResponse:
         try:
-            return self.session.get(url, timeout=timeout, stream=True, allow_redirects=False)
-        except requests.Timeout as e:
+            return self.pool.request("GET", url, preload_content=False, redirect=False)
+        except urllib3.exceptions.TimeoutError as e:
             raise FetchError("timeout", str(e)[:200]) from e
-        except requests.RequestException as e:
+        except (urllib3.exceptions.HTTPError, OSError) as e:
             raise FetchError("connection_error", f"{type(e).__name__}: {e}"[:200]) from e
 
-    def _read_capped(self, resp: requests.Response) -> bytes:
+    def _read_capped(self, resp: urllib3.BaseHTTPResponse) -> bytes:
         chunks, total = [], 0
         try:
-            for chunk in resp.iter_content(65536):
+            for chunk in resp.stream(65536):
                 total += len(chunk)
                 if total > self.config.max_bytes:
                     raise FetchError("body_too_large", f"> {self.config.max_bytes} bytes")
                 chunks.append(chunk)
-        except requests.RequestException as e:
+        except FetchError:
+            _discard(resp)
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            _discard(resp)
             raise FetchError("read_error", f"{type(e).__name__}: {e}"[:200]) from e
-        finally:
-            resp.close()
+        resp.release_conn()
         return b"".join(chunks)
+
+
+def _discard(resp: urllib3.BaseHTTPResponse) -> None:
+    """Close a response whose body was not read to the end (its connection cannot be reused:
+    the unread rest would be taken for the next response) and give the slot back."""
+    resp.close()
+    resp.release_conn()
