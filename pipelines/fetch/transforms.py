@@ -1,9 +1,11 @@
 """Beam transform of the fetch stage: candidates → image records (threads within each worker)."""
 from __future__ import annotations
 
+import queue
 from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
 from pipelines.crawl.robots import RobotsCache
@@ -13,7 +15,14 @@ from schemas import Rejection
 
 
 class FetchImagesFn(beam.DoFn):
-    """A batch of candidates → ImageRecords, and Rejections tagged REJECTED."""
+    """Candidates → ImageRecords, and Rejections tagged REJECTED, ``threads`` at a time.
+
+    Each candidate is handed to a thread pool as it arrives and its result is emitted as soon
+    as it is ready; at most ``2 * threads`` are in flight, and finish_bundle waits for the
+    rest. (Batches fetched with ``pool.map`` instead wait for their slowest image before the
+    next batch starts: with BatchElements' small first batches that left one of two workers
+    idle for the last ~2 s of the benchmark.)
+    """
 
     def __init__(self, config: ImageFetchConfig):
         self.config = config
@@ -21,19 +30,46 @@ class FetchImagesFn(beam.DoFn):
     def setup(self):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
-        # Threads only: Pillow releases the GIL while it decodes, resizes and encodes, so one
-        # worker process keeps ~1.5 of 2 cores busy; a pool of decode processes beside the
-        # threads measured no faster (docs/benchmarks.md) and was removed.
+        # Threads only: OpenCV and Pillow release the GIL while they decode, resize and
+        # encode; a pool of decode processes beside the threads measured no faster than a
+        # worker process per core (docs/benchmarks.md) and was removed.
         self.pool = ThreadPoolExecutor(self.config.threads)
+
+    def start_bundle(self):
+        self.done = queue.SimpleQueue()  # (result, timestamp, window) of finished fetches
+        self.in_flight = 0
 
     def teardown(self):
         self.pool.shutdown(wait=False)
 
-    def process(self, batch):
-        results = self.pool.map(
-            lambda c: fetch_image(c, self.fetcher, self.robots, self.config.rules), batch)
-        for result in results:
-            yield routed(result)
+    def process(self, candidate, timestamp=beam.DoFn.TimestampParam,
+                window=beam.DoFn.WindowParam):
+        self.pool.submit(self._fetch, candidate, timestamp, window)
+        self.in_flight += 1
+        yield from self._finished(block_above=2 * self.config.threads)
+
+    def finish_bundle(self):
+        yield from self._finished(block_above=0)
+
+    def _fetch(self, candidate, timestamp, window):
+        try:
+            result = fetch_image(candidate, self.fetcher, self.robots, self.config.rules)
+        except Exception as e:  # a bug, not bad input: fail the bundle (the runner retries)
+            result = e
+        self.done.put((result, timestamp, window))
+
+    def _finished(self, block_above: int):
+        """Emit every finished result, waiting while more than ``block_above`` are in flight."""
+        while self.in_flight:
+            try:
+                result, timestamp, window = self.done.get(block=self.in_flight > block_above)
+            except queue.Empty:
+                return
+            self.in_flight -= 1
+            if isinstance(result, Exception):
+                raise result
+            value = WindowedValue(result, timestamp, [window])
+            yield beam.pvalue.TaggedOutput(REJECTED, value) if isinstance(result, Rejection) else value
 
 
 class FetchImages(beam.PTransform):
@@ -45,9 +81,8 @@ class FetchImages(beam.PTransform):
 
     def expand(self, candidates):
         # Spread the candidates over the workers first: a URL list is read by one worker.
-        batches = (candidates | "Spread" >> beam.Reshuffle()
-                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=512))
-        return par_do_with_rejects(batches, "Fetch", FetchImagesFn(self.config))
+        spread = candidates | "Spread" >> beam.Reshuffle()
+        return par_do_with_rejects(spread, "Fetch", FetchImagesFn(self.config))
 
 
 TO_FETCH = "to_fetch"
