@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.beam_util import make_pipeline
 from schemas import SCHEMA_VERSION, Rejection, arrow_schema, from_row, to_row
 
 COMPLETED = "COMPLETED"
@@ -90,7 +91,7 @@ def run_to_folder(output: str, record_cls, config, build, options=None, force: b
         log.info("%s is COMPLETED; skipping (pass force=True / --force to rebuild)", output)
         return read_json(output, "stats.json")
     start = time.time()
-    with beam.Pipeline(options=options or PipelineOptions()) as p:
+    with make_pipeline(options) as p:
         build(p)
     write_info(output, record_cls, config)
     mark_completed(output)

@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
-from pipelines.beam_util import REJECTED
+from pipelines.beam_util import REJECTED, make_pipeline
 from pipelines.corpus_io import is_completed, mark_completed, read_json, write_info
 from pipelines.mixture.spec import MixtureSpec
 from pipelines.mixture.tasks import NotApplicable, TaskRegistry, task_rng
@@ -104,7 +104,7 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
     if is_completed(output) and not force:
         return read_json(output, "stats.json")
     os.makedirs(output, exist_ok=True)
-    with beam.Pipeline(options=options or PipelineOptions()) as p:
+    with make_pipeline(options) as p:
         pairs = (p | "ReadCorpus" >> beam.io.ReadFromParquet(os.path.join(corpus, "part-*.parquet"))
                  | "ToPairs" >> beam.Map(lambda row: from_row(CorpusPair, row)))
         build_mixture(pairs, output, spec)
