@@ -126,7 +126,10 @@ def _ceiling_opencv(data: bytes) -> bool:
         return False
     h, w = img.shape[:2]
     scale = min(1.0, SIZE / min(h, w))
-    img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    # As the fetch stage resizes: bicubic for the ≤ 2x left after a reduced decode (5x cheaper
+    # than area averaging there), area averaging for larger reductions.
+    method = cv2.INTER_CUBIC if scale >= 0.5 else cv2.INTER_AREA
+    img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=method)
     return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[0]
 
 

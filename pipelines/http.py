@@ -233,7 +233,7 @@ class Fetcher:
     def _read_capped(self, resp: urllib3.BaseHTTPResponse) -> bytes:
         chunks, total = [], 0
         try:
-            for chunk in resp.stream(65536):
+            for chunk in resp.stream(1 << 20):
                 total += len(chunk)
                 if total > self.config.max_bytes:
                     raise FetchError("body_too_large", f"> {self.config.max_bytes} bytes")
