@@ -9,7 +9,8 @@ import apache_beam as beam
 
 from pipelines.corpus_io import write_json
 
-STAGE_ORDER = ("archive", "crawl", "urllist", "extract", "fetch", "dedup", "annotate", "score")
+STAGE_ORDER = ("archive", "crawl", "urllist", "extract", "in_archive", "archived", "fetch",
+               "dedup", "annotate", "score")
 
 
 def count_stage(stage: str, seen, kept, rejected, seen_is_count: bool = False):

@@ -46,6 +46,9 @@ class CorpusInputs:
         if not (self.seeds or self.archives or self.url_lists):
             raise ValueError("give seed URLs (--seeds), archives (--input) or URL lists "
                              "(--url-list)")
+        if not (self.fetch_missing or self.archives):
+            raise ValueError("--no-fetch keeps only the images stored in archives: give the "
+                             "archives (--input)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +100,7 @@ def build_crawl(p, inputs: CorpusInputs, output: str, config: CrawlJobConfig) ->
     if texts is not None:  # WET page text, kept for text-only tasks
         texts | "WriteTexts" >> WriteRecords(FileSystems.join(output, "texts"), PageText)
     candidates, extract_rejects, candidate_counts = read_candidates(p, pages, inputs)
-    if resources is None:  # no archives: every candidate is to fetch (or not_in_archive)
+    if resources is None:  # no archives: every candidate is to fetch
         resources = p | "NoResources" >> beam.Create([])
     take = TakeArchivedImages(config.images, inputs.fetch_missing)
     archived, to_fetch, archive_rejects = (candidates, resources) | "TakeArchived" >> take

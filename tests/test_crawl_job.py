@@ -83,3 +83,8 @@ def test_fetch_refuses_a_missing_or_unfinished_candidates_folder(tmp_path, capsy
     assert main(["fetch", "--candidates", str(folder), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert f"candidates folder {folder} {message}" in err and "Traceback" not in err
+
+
+def test_no_fetch_without_archives_is_a_clear_error():
+    with pytest.raises(ValueError, match="--no-fetch"):
+        CorpusInputs(seeds=("http://127.0.0.1:1/",), fetch_missing=False)
