@@ -29,3 +29,23 @@ def test_fetch_command(site_url, tmp_path, capsys):
 def test_fetch_command_needs_a_url_list(capsys):
     assert main(["fetch", "--url-list", "/nonexistent/*.parquet", "--output", "x"]) == 2
     assert "no file matches" in capsys.readouterr().err
+
+
+def test_fetch_streams_more_candidates_than_it_keeps_in_flight(site_url, tmp_path):
+    """With 2 threads at most 4 fetches are in flight: the other 26 rows wait their turn and
+    every one of the 30 ends kept or rejected."""
+    from pipelines.corpus_io import read_json
+
+    urls = [f"{site_url}/img/g{page:02d}-{i}.jpg" for page in range(8) for i in range(3)]
+    urls += [f"{site_url}/img/missing-{i}.jpg" for i in range(6)]
+    listing = tmp_path / "urls.tsv"
+    listing.write_text("".join(f"picture number {i}\t{u}\n" for i, u in enumerate(urls)))
+    out = tmp_path / "out"
+    assert main(["fetch", "--url-list", str(listing), "--output", str(out), "--threads", "2",
+                 "--allow-private-networks", "--direct_running_mode", "in_memory"]) == 0
+    fetch = read_json(str(out), "stats.json")["stages"]["fetch"]
+    images = read_records(str(out), ImageRecord)
+    rejects = read_records(str(out / "rejects"), Rejection)
+    assert fetch["seen"] == 30 and fetch["balanced"]
+    assert len(images) + len(rejects) == 30 and len(images) == fetch["kept"] >= 20
+    assert {r.reason for r in rejects if "missing" in r.url} == {"http_404"}
