@@ -40,27 +40,45 @@ def write_url_list(path: Path, base_url: str, manifest: list[dict]) -> None:
     pq.write_table(pa.table({"URL": urls, "TEXT": [r["caption"] for r in manifest]}), path)
 
 
-def _timed(cmd: list[str], env: dict | None = None) -> float:
-    start = time.perf_counter()
+class RequestLog:
+    """nginx's log of request times: where a run's requests start and end, and the rate between
+    (the steady state, without the tool's start-up and shut-down)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.touch()
+
+    def phases(self, start: float, end: float, n: int) -> dict:
+        stamps = sorted(float(x) for x in self.path.read_text().split() if start <= float(x) <= end)
+        if len(stamps) < 2:
+            return {}
+        return {"first_request_s": round(stamps[0] - start, 2),
+                "after_last_request_s": round(end - stamps[-1], 2),
+                "steady_images_per_s": round(n / (stamps[-1] - stamps[0]), 1)}
+
+
+def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Run ``cmd``; → (seconds, start, end) with start and end in Unix time."""
+    start, clock = time.time(), time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - clock
     if done.returncode:
         raise RuntimeError(f"{cmd[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return elapsed
+    return elapsed, start, start + elapsed
 
 
-def run_img2dataset(url_list: Path, out: Path, n: int) -> dict:
+def run_img2dataset(url_list: Path, out: Path, n: int, requests: RequestLog) -> dict:
     cmd = [str(BIN / "img2dataset"), "--url_list", str(url_list), "--input_format", "parquet",
            "--url_col", "URL", "--caption_col", "TEXT", "--output_format", "webdataset",
            "--output_folder", str(out), "--processes_count", str(PROCESSES),
            "--thread_count", str(THREADS), "--image_size", str(SIZE), "--resize_mode",
            "keep_ratio", "--number_sample_per_shard", str(max(100, n // (4 * PROCESSES))),
            "--timeout", "10", "--retries", "0", "--enable_wandb", "False"]
-    seconds = _timed(cmd, {"NO_ALBUMENTATIONS_UPDATE": "1"})
+    seconds, start, end = _timed(cmd, {"NO_ALBUMENTATIONS_UPDATE": "1"})
     stats = [json.loads(p.read_text()) for p in out.glob("*_stats.json")]
     ok = sum(s["successes"] for s in stats)
     return {"seconds": round(seconds, 2), "ok": ok, "failed": sum(s["count"] for s in stats) - ok,
-            "images_per_s": round(n / seconds, 1)}
+            "images_per_s": round(n / seconds, 1), **requests.phases(start, end, n)}
 
 
 # `openwebli fetch` as it runs by default (the DirectRunner with a worker process per core: 2
@@ -71,17 +89,18 @@ OPENWEBLI_MODES = {
 }
 
 
-def run_openwebli(url_list: Path, out: Path, n: int, mode: str = "openwebli") -> dict:
+def run_openwebli(url_list: Path, out: Path, n: int, requests: RequestLog,
+                  mode: str = "openwebli") -> dict:
     cmd = [str(BIN / "openwebli"), "fetch", "--url-list", str(url_list), "--output", str(out),
            "--image-size", str(SIZE), "--resize-mode", "keep_ratio", "--threads", str(THREADS),
            "--allow-private-networks", "--force", *OPENWEBLI_MODES[mode],
            # the one local host stands in for many web hosts: no per-host cap below the threads
            "--max-per-host", str(THREADS)]
-    seconds = _timed(cmd)
+    seconds, start, end = _timed(cmd)
     fetch = json.loads((out / "stats.json").read_text())["stages"]["fetch"]
     return {"seconds": round(seconds, 2), "ok": fetch["kept"], "failed": fetch["seen"] - fetch["kept"],
             "rejected": fetch["rejected"], "balanced": fetch["balanced"],
-            "images_per_s": round(n / seconds, 1)}
+            "images_per_s": round(n / seconds, 1), **requests.phases(start, end, n)}
 
 
 # --- the raw ceiling: decode → 256 px → JPEG from memory, no checks ------------------------
@@ -156,14 +175,15 @@ def one_round(folder: Path, manifest: list[dict], work: str) -> dict:
     n, results = len(manifest), {}
     run_dir = Path(tempfile.mkdtemp(prefix="fetch-bench-", dir=work))
     try:
-        with serve_folder(folder) as base_url:
+        requests = RequestLog(run_dir / "requests.log")
+        with serve_folder(folder, access_log=requests.path) as base_url:
             url_list = run_dir / "urls.parquet"
             write_url_list(url_list, base_url, manifest)
             print("img2dataset …", flush=True)
-            results["img2dataset"] = run_img2dataset(url_list, run_dir / "img2dataset", n)
+            results["img2dataset"] = run_img2dataset(url_list, run_dir / "img2dataset", n, requests)
             for mode in OPENWEBLI_MODES:
                 print(f"{mode} …", flush=True)
-                results[mode] = run_openwebli(url_list, run_dir / mode, n, mode)
+                results[mode] = run_openwebli(url_list, run_dir / mode, n, requests, mode)
         for name, fn in (("ceiling_opencv", _ceiling_opencv), ("ceiling_pil", _ceiling_pil)):
             print(f"{name} …", flush=True)
             results[name] = run_ceiling(folder, manifest, fn)
@@ -178,8 +198,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of every run, interleaved; the table gives the median")
     parser.add_argument("--work", default=".cache/bench")
-    parser.add_argument("--output", default="benchmarks/results/fetch.json")
+    parser.add_argument("--output", help="JSON results (default: benchmarks/results/"
+                                         "fetch.json, or fetch-<N>.json for other sizes)")
     args = parser.parse_args(argv)
+    default_name = "fetch.json" if args.images == 3000 else f"fetch-{args.images}.json"
+    args.output = args.output or f"benchmarks/results/{default_name}"
     spec = WorkloadSpec(images=args.images)
     print(f"workload: {spec.images} images (cached in {args.work}/workload) …", flush=True)
     folder, manifest = build_workload(Path(args.work) / "workload", spec, default_data_dir())
@@ -192,8 +215,10 @@ def main(argv=None) -> dict:
                          "all_seconds": [r[name]["seconds"] for r in rounds]}
     ceiling = max(results["ceiling_opencv"]["images_per_s"], results["ceiling_pil"]["images_per_s"])
     ours = results["openwebli"]["images_per_s"]
+    steady = results["openwebli"].get("steady_images_per_s", 0)
     results["ratios"] = {"vs_img2dataset": round(ours / results["img2dataset"]["images_per_s"], 2),
-                         "vs_ceiling": round(ours / ceiling, 2)}
+                         "vs_ceiling": round(ours / ceiling, 2),
+                         "steady_vs_ceiling": round(steady / ceiling, 2)}
     print(format_table(results))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2))
@@ -201,15 +226,20 @@ def main(argv=None) -> dict:
 
 
 def format_table(results: dict) -> str:
+    """The median round of every run; for the runs against nginx also when the first request
+    came, how long the run went on after its last, and the rate in between (steady)."""
     rows = [f"{'run (median of rounds)':<22}{'seconds':>9}{'ok':>7}{'failed':>8}{'images/s':>10}"
-            "  seconds per round"]
+            f"{'1st req s':>10}{'after s':>8}{'steady/s':>9}  seconds per round"]
     for name in ("img2dataset", *OPENWEBLI_MODES, "ceiling_opencv", "ceiling_pil"):
         r = results[name]
+        phases = "".join(f"{r.get(k, '')!s:>{w}}" for k, w in (
+            ("first_request_s", 10), ("after_last_request_s", 8), ("steady_images_per_s", 9)))
         rows.append(f"{name:<22}{r['seconds']:>9}{r['ok']:>7}{r['failed']:>8}{r['images_per_s']:>10}"
-                    f"  {r['all_seconds']}")
+                    f"{phases}  {r['all_seconds']}")
     ratios = results["ratios"]
     rows.append(f"openwebli / img2dataset = {ratios['vs_img2dataset']}  (target ≥ 2.0)")
-    rows.append(f"openwebli / best ceiling = {ratios['vs_ceiling']}  (target ≥ 0.7)")
+    rows.append(f"openwebli / best ceiling = {ratios['vs_ceiling']}  (target ≥ 0.7); "
+                f"steady state / best ceiling = {ratios['steady_vs_ceiling']}")
     return "\n".join(rows)
 
 

@@ -21,7 +21,8 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    log_format stamps '$msec';
+    {access_log}
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -51,13 +52,16 @@ def nginx_binary() -> str:
 
 
 @contextlib.contextmanager
-def serve_folder(root: str | Path):
-    """Serve ``root`` on 127.0.0.1; yields the base URL (no trailing slash)."""
+def serve_folder(root: str | Path, access_log: str | Path | None = None):
+    """Serve ``root`` on 127.0.0.1; yields the base URL (no trailing slash). With
+    ``access_log``, nginx writes there the time of every request (Unix seconds, one a line)."""
     tmp = tempfile.mkdtemp(prefix="openwebli-nginx-")
     port = _free_port()
     user = "user root;" if os.geteuid() == 0 else ""  # workers must read files root can read
     conf = Path(tmp) / "nginx.conf"
-    conf.write_text(CONFIG.format(user=user, tmp=tmp, port=port, root=Path(root).resolve()))
+    log = f"access_log {Path(access_log).resolve()} stamps;" if access_log else "access_log off;"
+    conf.write_text(CONFIG.format(user=user, tmp=tmp, port=port, root=Path(root).resolve(),
+                                  access_log=log))
     proc = subprocess.Popen([nginx_binary(), "-p", tmp, "-c", str(conf), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
