@@ -7,7 +7,8 @@ this fetcher turns off. The SSRF guard resolves the host and refuses addresses t
 globally routable (loopback, private, link-local, multicast, reserved) unless the address is in
 one of ``allowed_networks``, and checks again on every redirect. ``PRIVATE_NETWORKS`` (what
 ``--allow-private-networks`` allows) holds loopback and the private ranges but not link-local,
-so cloud metadata addresses such as 169.254.169.254 stay refused. The connection then goes to
+so cloud metadata addresses such as 169.254.169.254 stay refused. A host's checked address is
+reused for ``ADDRESS_TTL`` seconds (a DNS cache per Fetcher). The connection then goes to
 the address that was checked, not to a second resolution of the name (which a DNS-rebinding
 server could answer differently): the pool's connections take it from a thread-local, as
 urllib3 has no per-request address option. HTTPS still verifies the certificate against the
@@ -120,6 +121,8 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ADDRESS_TTL = 60.0  # seconds a host's checked address is reused
+ADDRESS_CACHE_SIZE = 100_000  # hosts remembered per Fetcher before the cache starts over
 RETRY_STATUSES = frozenset({429, 503})
 RETRY_REASONS = frozenset({"timeout", "connection_error", "read_error"})
 
@@ -187,6 +190,21 @@ class Fetcher:
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
         self.pool.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
         self.pacer = HostPacer(config.host_interval, config.max_per_host)
+        self._addresses: dict[tuple, tuple[str, float]] = {}  # host → (address, when)
+
+    def _address(self, url: str) -> str:
+        """The checked address for ``url``'s host, looked up at most once a minute per host (a
+        DNS lookup per request would cost more than the request on a busy crawl)."""
+        parts = urllib.parse.urlsplit(url)
+        key, now = (parts.scheme, parts.hostname, parts.port), time.monotonic()
+        cached = self._addresses.get(key)
+        if cached and now - cached[1] < ADDRESS_TTL:
+            return cached[0]
+        address = check_address(url, self.config.allowed_networks)
+        if len(self._addresses) >= ADDRESS_CACHE_SIZE:
+            self._addresses.clear()
+        self._addresses[key] = (address, now)
+        return address
 
     def get(self, url: str) -> Response:
         for attempt in range(self.config.max_retries + 1):
@@ -208,7 +226,7 @@ class Fetcher:
 
     def _get_once(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
-            _pinned.address = check_address(url, self.config.allowed_networks)
+            _pinned.address = self._address(url)
             with self.pacer.slot(url):
                 self.pacer.wait(url)
                 resp = self._request(url)

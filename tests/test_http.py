@@ -191,3 +191,30 @@ def test_per_host_concurrency_limit():
             bodies = [r.body for r in pool.map(fetcher.get, [base + "/a"] * 16)]
         assert bodies == [b"ok"] * 16
     assert peak[0] == 2  # the threaded server took 2 at once, never more
+
+
+def test_a_hosts_checked_address_is_reused_for_a_minute(monkeypatch):
+    """One lookup per host, not one per request; after the TTL the name is checked again."""
+    import socket
+
+    import pipelines.http as http
+
+    real, lookups = socket.getaddrinfo, []
+
+    def counting(host, port, *args, **kwargs):
+        if host == "cached.test":
+            lookups.append(host)
+            host = "127.0.0.1"
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    with serve({"/a": (200, {}, b"ok")}) as base:
+        port = base.rsplit(":", 1)[1]
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0))
+        for _ in range(3):
+            assert fetcher.get(f"http://cached.test:{port}/a").body == b"ok"
+        assert len(lookups) == 1
+        monkeypatch.setattr(http, "ADDRESS_TTL", -1.0)  # expired at once
+        fetcher.get(f"http://cached.test:{port}/b")
+        fetcher.get(f"http://cached.test:{port}/a")
+        assert len(lookups) == 3

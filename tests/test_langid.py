@@ -127,3 +127,14 @@ def test_rows_written_before_context_lang_still_read():
     row = to_row(pair)
     del row["context_lang"]
     assert from_row(AnnotatedPair, row) == dataclasses.replace(pair, context_lang="und")
+
+
+def test_to_row_matches_asdict_with_nested_records():
+    pair = AnnotatedPair(**{f.name: getattr(_image_record(alt_text="a"), f.name)
+                            for f in dataclasses.fields(ImageRecord)},
+                         lang="en", lang_conf=0.9, ocr_text="OPEN 24h", ocr_lang="en",
+                         ocr_lines=[OcrLine(text="OPEN", box=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+                                            confidence=0.9),
+                                    OcrLine(text="24h", box=[1.0] * 8, confidence=0.8)])
+    assert to_row(pair) == dataclasses.asdict(pair)
+    assert from_row(AnnotatedPair, to_row(pair)) == pair

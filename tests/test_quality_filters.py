@@ -195,3 +195,15 @@ def test_truncated_png_rejected():
     _photo((600, 400)).save(out, format="PNG")
     verdict, _ = process_image(out.getvalue()[:-200])
     assert verdict.reason == "undecodable"
+
+
+def test_phash_equals_imagehash_on_the_same_32px_image():
+    import imagehash
+    import numpy as np
+
+    from quality_filters.image import phash
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        small = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+        assert phash(small) == str(imagehash.phash(Image.fromarray(small)))
