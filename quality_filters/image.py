@@ -140,6 +140,23 @@ def _complete(data: bytes, fmt: str) -> bool:
     return True
 
 
+def _without_chunk(png: bytes, kind: bytes) -> bytes:
+    """``png`` without its ``kind`` chunks before the pixel data. For iCCP: libpng prints a
+    warning on stderr for each of the many web PNGs with a malformed colour profile (and
+    neither decoder applies profiles), which would flood a crawl's log."""
+    pos, parts = 8, [png[:8]]
+    while pos + 8 <= len(png):
+        length = int.from_bytes(png[pos:pos + 4], "big")
+        chunk = png[pos + 4:pos + 8]
+        if chunk == b"IDAT":
+            break
+        if chunk != kind:
+            parts.append(png[pos:pos + 12 + length])
+        pos += 12 + length
+    parts.append(png[pos:])
+    return b"".join(parts)
+
+
 def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
 
@@ -160,6 +177,8 @@ def _decode_opencv(data: bytes, head: _Header, scale: float) -> np.ndarray | Non
     if head.format == "JPEG":
         flag = next((f for factor, f in _JPEG_REDUCED if scale * factor <= 1), flag)
         flag |= cv2.IMREAD_IGNORE_ORIENTATION
+    if head.format == "PNG" and "icc_profile" in head.image.info:
+        data = _without_chunk(data, b"iCCP")
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if pixels is None or pixels.dtype != np.uint8:
         return None

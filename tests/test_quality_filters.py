@@ -207,3 +207,22 @@ def test_phash_equals_imagehash_on_the_same_32px_image():
     for _ in range(200):
         small = rng.integers(0, 256, (32, 32), dtype=np.uint8)
         assert phash(small) == str(imagehash.phash(Image.fromarray(small)))
+
+
+def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(capfd):
+    """libpng warns on stderr about a malformed iCCP profile (common on the web); the chunk
+    is dropped before OpenCV decodes, so a crawl's log is not flooded."""
+    import cv2
+    import numpy as np
+
+    profile = bytearray(132)
+    profile[0:4] = (132).to_bytes(4, "big")
+    profile[36:40] = b"acsp"
+    profile[64:68] = (0x1000000).to_bytes(4, "big")  # an invalid rendering intent
+    out = io.BytesIO()
+    _photo().save(out, format="PNG", icc_profile=bytes(profile))
+    cv2.imdecode(np.frombuffer(out.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    assert "libpng warning" in capfd.readouterr().err  # what the raw decoder prints
+    verdict, image = process_image(out.getvalue())
+    assert verdict.keep and image.format == "PNG"
+    assert capfd.readouterr().err == ""
