@@ -226,3 +226,21 @@ def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(capfd):
     verdict, image = process_image(out.getvalue())
     assert verdict.keep and image.format == "PNG"
     assert capfd.readouterr().err == ""
+
+
+def test_hidden_colour_under_transparency_does_not_bleed_when_shrinking():
+    """Opaque red beside transparent pixels: whatever colour is hidden under the transparency
+    (black here, white there), a 4x shrink stores the same picture."""
+    import numpy as np
+
+    stored = []
+    for hidden in (0, 255):
+        rgba = np.full((400, 400, 4), hidden, np.uint8)
+        rgba[..., 3] = 0
+        rgba[:, :201] = (255, 0, 0, 255)
+        out = io.BytesIO()
+        Image.fromarray(rgba, "RGBA").save(out, format="PNG")
+        verdict, image = process_image(out.getvalue(), ImageRules(image_size=100))
+        assert verdict.keep
+        stored.append(_stored(image))
+    assert np.abs(stored[0] - stored[1]).max() <= 2
