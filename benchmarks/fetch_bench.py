@@ -218,7 +218,15 @@ def main(argv=None) -> dict:
     steady = results["openwebli"].get("steady_images_per_s", 0)
     results["ratios"] = {"vs_img2dataset": round(ours / results["img2dataset"]["images_per_s"], 2),
                          "vs_ceiling": round(ours / ceiling, 2),
-                         "steady_vs_ceiling": round(steady / ceiling, 2)}
+                         "steady_vs_ceiling": round(steady / ceiling, 2),
+                         # the same ratios within each round, where the machine's speed is alike
+                         "vs_img2dataset_per_round": [
+                             round(r["img2dataset"]["seconds"] / r["openwebli"]["seconds"], 2)
+                             for r in rounds],
+                         "vs_ceiling_per_round": [
+                             round(r["openwebli"]["images_per_s"] / max(
+                                 r["ceiling_opencv"]["images_per_s"],
+                                 r["ceiling_pil"]["images_per_s"]), 2) for r in rounds]}
     print(format_table(results))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2))
@@ -237,8 +245,10 @@ def format_table(results: dict) -> str:
         rows.append(f"{name:<22}{r['seconds']:>9}{r['ok']:>7}{r['failed']:>8}{r['images_per_s']:>10}"
                     f"{phases}  {r['all_seconds']}")
     ratios = results["ratios"]
-    rows.append(f"openwebli / img2dataset = {ratios['vs_img2dataset']}  (target ≥ 2.0)")
+    rows.append(f"openwebli / img2dataset = {ratios['vs_img2dataset']}  (target ≥ 2.0); "
+                f"per round {ratios['vs_img2dataset_per_round']}")
     rows.append(f"openwebli / best ceiling = {ratios['vs_ceiling']}  (target ≥ 0.7); "
+                f"per round {ratios['vs_ceiling_per_round']}; "
                 f"steady state / best ceiling = {ratios['steady_vs_ceiling']}")
     return "\n".join(rows)
 
