@@ -74,7 +74,8 @@ class FetchImagesFn(beam.DoFn):
             if isinstance(result, Exception):
                 raise result
             value = WindowedValue(result, timestamp, [window])
-            yield beam.pvalue.TaggedOutput(REJECTED, value) if isinstance(result, Rejection) else value
+            rejected = isinstance(result, Rejection)
+            yield beam.pvalue.TaggedOutput(REJECTED, value) if rejected else value
 
 
 class FetchImages(beam.PTransform):
