@@ -98,10 +98,6 @@ _PNG_END = b"IEND\xaeB`\x82"
 _OPENCV_MODES = {"JPEG": {"RGB", "L"}, "PNG": {"RGB", "RGBA", "L", "LA"}, "WEBP": {"RGB", "RGBA"}}
 
 
-class Undecodable(ValueError):
-    pass
-
-
 @dataclasses.dataclass(frozen=True)
 class _Header:
     image: Image.Image  # opened, not decoded
