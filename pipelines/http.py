@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.parse
 
+import certifi
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -186,6 +187,7 @@ class Fetcher:
         # checking the address and pacing the host each time.
         self.pool = urllib3.PoolManager(
             num_pools=max(10, pool_size), maxsize=pool_size, retries=False,
+            ca_certs=certifi.where(),  # Mozilla's CA bundle, as requests used; not the system's
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
         self.pool.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
