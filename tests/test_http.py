@@ -218,3 +218,38 @@ def test_a_hosts_checked_address_is_reused_for_a_minute(monkeypatch):
         fetcher.get(f"http://cached.test:{port}/b")
         fetcher.get(f"http://cached.test:{port}/a")
         assert len(lookups) == 3
+
+
+def test_https_certificate_is_verified(tmp_path):
+    """A server whose certificate no trusted authority signed is refused, not fetched."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.loopback import _Handler
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    handler = type("Handler", (_Handler,), {"routes": {"/a": (200, {}, b"secret")}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/a"
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0))
+        with pytest.raises(FetchError) as refused:
+            fetcher.get(url)
+        assert refused.value.reason == "connection_error" and "CERTIFICATE" in refused.value.detail
+        import urllib3  # the server itself works for a client that trusts its certificate
+
+        assert urllib3.PoolManager(ca_certs=str(cert)).request("GET", url).data == b"secret"
+    finally:
+        server.shutdown()
