@@ -81,17 +81,23 @@ def read_pages(p, inputs: CorpusInputs, crawl: CrawlConfig):
             rejects | "InputRejects" >> beam.Flatten(), counts)
 
 
+def read_url_lists(p, patterns: tuple[str, ...]):
+    """URL-list file patterns → (candidates, rejections, the ``urllist`` stage's count rows)."""
+    listed, rejects, rows = (p | "UrlLists" >> beam.Create(patterns)
+                             | "ReadLists" >> ReadUrlLists())
+    return listed, rejects, count_stage("urllist", rows, listed, rejects, seen_is_count=True)
+
+
 def read_candidates(p, pages, inputs: CorpusInputs):
     """→ (candidates from pages and URL lists, rejections, count rows)."""
     from_pages, extract_rejects, images_seen = pages | "Extract" >> ExtractCandidates()
     counts = [count_stage("extract", images_seen, from_pages, extract_rejects, seen_is_count=True)]
     if not inputs.url_lists:
         return from_pages, extract_rejects, counts
-    listed, list_rejects, rows = (p | "UrlLists" >> beam.Create(inputs.url_lists)
-                                  | "ReadLists" >> ReadUrlLists())
-    counts.insert(0, count_stage("urllist", rows, listed, list_rejects, seen_is_count=True))
+    listed, list_rejects, list_counts = read_url_lists(p, inputs.url_lists)
     return ((from_pages, listed) | "AllCandidates" >> beam.Flatten(),
-            (extract_rejects, list_rejects) | "CandidateRejects" >> beam.Flatten(), counts)
+            (extract_rejects, list_rejects) | "CandidateRejects" >> beam.Flatten(),
+            [list_counts, *counts])
 
 
 def build_crawl(p, inputs: CorpusInputs, output: str, config: CrawlJobConfig) -> None:
@@ -100,10 +106,12 @@ def build_crawl(p, inputs: CorpusInputs, output: str, config: CrawlJobConfig) ->
     if texts is not None:  # WET page text, kept for text-only tasks
         texts | "WriteTexts" >> WriteRecords(FileSystems.join(output, "texts"), PageText)
     candidates, extract_rejects, candidate_counts = read_candidates(p, pages, inputs)
-    if resources is None:  # no archives: every candidate is to fetch
-        resources = p | "NoResources" >> beam.Create([])
-    take = TakeArchivedImages(config.images, inputs.fetch_missing)
-    archived, to_fetch, archive_rejects = (candidates, resources) | "TakeArchived" >> take
+    if resources is None:  # no archives: every candidate is to fetch (no join, no shuffle)
+        archived, to_fetch = p | "NoArchived" >> beam.Create([]), candidates
+        archive_rejects = p | "NoArchiveRejects" >> beam.Create([])
+    else:
+        take = TakeArchivedImages(config.images, inputs.fetch_missing)
+        archived, to_fetch, archive_rejects = (candidates, resources) | "TakeArchived" >> take
     to_fetch | "WriteCandidates" >> WriteRecords(output, Candidate)
     archived | "WriteArchived" >> WriteRecords(FileSystems.join(output, ARCHIVED), ImageRecord)
     rejects = (page_rejects, extract_rejects, archive_rejects) | "AllRejects" >> beam.Flatten()
@@ -143,4 +151,4 @@ def check_crawl_folder(folder: str) -> None:
 
 
 __all__ = ["ARCHIVED", "CorpusInputs", "CrawlJobConfig", "build_crawl", "check_crawl_folder",
-           "read_candidates", "read_pages", "run_crawl_job"]
+           "read_candidates", "read_pages", "read_url_lists", "run_crawl_job"]

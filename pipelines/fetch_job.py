@@ -19,8 +19,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
 from pipelines.corpus_io import WriteRecords, WriteRejects, run_to_folder
-from pipelines.crawl.transforms import ReadUrlLists, match_files
-from pipelines.crawl_job import ARCHIVED, check_crawl_folder
+from pipelines.crawl.transforms import match_files
+from pipelines.crawl_job import ARCHIVED, check_crawl_folder, read_url_lists
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages
 from schemas import Candidate, ImageRecord, from_row
@@ -37,11 +37,10 @@ def _inputs(p, url_lists: tuple[str, ...], candidate_folders: tuple[str, ...]):
     """→ (candidates to fetch, archived images to pass on or None, rejections, count rows)."""
     candidates, rejects, counts, archived = [], [], [], None
     if url_lists:
-        listed, list_rejects, rows = (p | "UrlLists" >> beam.Create(url_lists)
-                                      | "ReadLists" >> ReadUrlLists())
+        listed, list_rejects, list_counts = read_url_lists(p, url_lists)
         candidates.append(listed)
         rejects.append(list_rejects)
-        counts.append(count_stage("urllist", rows, listed, list_rejects, seen_is_count=True))
+        counts.append(list_counts)
     if candidate_folders:
         candidates.append(_read_folders(
             p, "Candidates", [FileSystems.join(f, "part-*.parquet") for f in candidate_folders],
