@@ -15,8 +15,10 @@ export PYTHONUNBUFFERED := 1
 .DEFAULT_GOAL := help
 .PHONY: help install system-packages models demo test bench clean
 
-# Debian packages: Tesseract (an OCR backend) for every target, nginx-light to serve `make bench`.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
+# Debian packages: Tesseract (an OCR backend) and openssl (the HTTPS test's certificate) for
+# every target, nginx-light to serve `make bench`.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
+	openssl
 BENCH_APT_PACKAGES := nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 apt_install = dpkg -s $(1) >/dev/null 2>&1 || { $(SUDO) apt-get install -y -q --no-install-recommends $(1) \
