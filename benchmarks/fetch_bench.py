@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -126,12 +127,15 @@ def _ceiling_pil(data: bytes) -> bool:
 
 def _ceiling_opencv(data: bytes) -> bool:
     """OpenCV's reduced-size JPEG decode (1/2, 1/4, 1/8) at the largest reduction whose short
-    side stays ≥ SIZE; the size comes from Pillow's header parse (no pixel decoding)."""
+    side stays ≥ SIZE; the size comes from Pillow's header parse (no pixel decoding). PNGs are
+    decoded by imagecodecs (~1.45x faster than OpenCV on these), as the fetch stage does."""
     import cv2
+    import imagecodecs
     import numpy as np
     from PIL import Image
 
     cv2.setNumThreads(1)
+    logging.getLogger("imagecodecs").setLevel(logging.ERROR)  # libpng's iCCP complaints
     try:
         short = min(Image.open(io.BytesIO(data)).size)
     except Exception:
@@ -140,7 +144,11 @@ def _ceiling_opencv(data: bytes) -> bool:
                                      (4, cv2.IMREAD_REDUCED_COLOR_4),
                                      (2, cv2.IMREAD_REDUCED_COLOR_2)) if short // factor >= SIZE),
                 cv2.IMREAD_COLOR)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    rgb = data.startswith(b"\x89PNG")
+    try:
+        img = imagecodecs.png_decode(data) if rgb else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except imagecodecs.PngError:
+        return False
     if img is None:
         return False
     h, w = img.shape[:2]
@@ -149,7 +157,20 @@ def _ceiling_opencv(data: bytes) -> bool:
     # than area averaging there), area averaging for larger reductions.
     method = cv2.INTER_CUBIC if scale >= 0.5 else cv2.INTER_AREA
     img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=method)
+    if rgb:
+        img = _png_to_bgr(img)
     return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[0]
+
+
+def _png_to_bgr(img):
+    """imagecodecs' RGB(A) or grey (+ alpha) → BGR, alpha dropped (as OpenCV's IMREAD_COLOR)."""
+    import cv2
+
+    if img.ndim == 3 and img.shape[2] == 2:
+        img = img[..., 0]
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(img, cv2.COLOR_RGBA2BGR if img.shape[2] == 4 else cv2.COLOR_RGB2BGR)
 
 
 def _ceiling_chunk(args) -> int:

@@ -2,13 +2,13 @@
 
 Pillow parses the header (format, size, mode, EXIF orientation) without decoding pixels, and the
 checks that need only the header (decompression bomb, format) run before any decoding. OpenCV
-then decodes JPEG (at a reduced DCT scale when the stored size allows), PNG and WebP, and
-resizes and encodes every image: on the fetch benchmark's images it is ~1.5x faster than
-Pillow for JPEG and PNG (docs/benchmarks.md), and it releases the GIL. Files that do not end
-where their format says they end (a JPEG without its end-of-image marker, a PNG without IEND),
-unusual modes (CMYK, 16-bit, palette) and the other formats (GIF's first frame, BMP) are
-decoded by Pillow, whose full decode raises on truncated data: a truncated image is rejected,
-never stored grey.
+then decodes JPEG (at a reduced DCT scale when the stored size allows) and WebP, imagecodecs
+decodes PNG, and OpenCV resizes and encodes every image: on the fetch benchmark's images
+OpenCV is ~1.5x faster than Pillow for JPEG, imagecodecs ~1.45x faster than OpenCV for PNG
+(docs/benchmarks.md), and both release the GIL. Files that do not end where their format says
+they end (a JPEG without its end-of-image marker, a PNG without IEND), unusual modes (CMYK,
+16-bit) and the other formats (GIF's first frame, BMP) are decoded by Pillow, whose full decode
+raises on truncated data: a truncated image is rejected, never stored grey.
 """
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ import dataclasses
 import hashlib
 import io
 import math
+import typing
 import warnings
 
 import cv2
+import imagecodecs
 import numpy as np
 from PIL import Image
 
@@ -95,7 +97,16 @@ _ORIENT = {
 _JPEG_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
                  (2, cv2.IMREAD_REDUCED_COLOR_2))
 _PNG_END = b"IEND\xaeB`\x82"
-_OPENCV_MODES = {"JPEG": {"RGB", "L"}, "PNG": {"RGB", "RGBA", "L", "LA"}, "WEBP": {"RGB", "RGBA"}}
+_OPENCV_MODES = {"JPEG": {"RGB", "L"}, "WEBP": {"RGB", "RGBA"}}
+# Every PNG mode Pillow reports (16-bit grey is "I;16"; 16-bit colour is reported as "RGB(A)").
+_IMAGECODECS_PNG_MODES = {"RGB", "RGBA", "L", "LA", "P", "1", "I;16", "I;16B", "I"}
+
+
+class _Pixels(typing.NamedTuple):
+    """Decoded pixels, upright: colour, or premultiplied colour + alpha (4 channels)."""
+
+    array: np.ndarray
+    rgb: bool  # colour channels in RGB order (else BGR, OpenCV's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,60 +168,93 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
 
 
-def _premultiplied(bgra: np.ndarray) -> np.ndarray:
+def _premultiplied(pixels: np.ndarray) -> np.ndarray:
     """Colour times alpha: what resizes correctly (a transparent pixel's hidden colour, often
     black or noise, then weighs nothing in its neighbours' averages)."""
-    return cv2.cvtColor(bgra, cv2.COLOR_RGBA2mRGBA)  # multiplies the first three by the fourth
+    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2mRGBA)  # multiplies the first three by the fourth
 
 
 def _on_white(pixels: np.ndarray) -> np.ndarray:
-    """Premultiplied BGRA → BGR on a white background (BGR is returned as it is). Done after
-    resizing: at full size, on a 2000 px PNG, it had cost as much as decoding it."""
+    """Premultiplied colour + alpha → colour on a white background, in the same channel order
+    (colour is returned as it is). Done after resizing: at full size, on a 2000 px PNG, it had
+    cost as much as decoding it."""
     if pixels.shape[2] == 3:
         return pixels
-    b, g, r, alpha = cv2.split(pixels)
+    c1, c2, c3, alpha = cv2.split(pixels)
     white = cv2.bitwise_not(alpha)  # how much of the background shows through
-    return cv2.merge([cv2.add(b, white), cv2.add(g, white), cv2.add(r, white)])
+    return cv2.merge([cv2.add(c1, white), cv2.add(c2, white), cv2.add(c3, white)])
 
 
-def _decode_opencv(data: bytes, head: _Header, scale: float) -> np.ndarray | None:
-    """Decoded pixels, upright, BGR or premultiplied BGRA; None where OpenCV does not (or should
-    not) decode it."""
-    if head.image.mode not in _OPENCV_MODES.get(head.format, ()) or not _complete(data, head.format):
+def _decode_fast(data: bytes, head: _Header, scale: float) -> _Pixels | None:
+    """Decoded by OpenCV (JPEG, WebP) or imagecodecs (PNG); None where neither does (or should)
+    decode it, for Pillow to judge."""
+    if not _complete(data, head.format):
+        return None
+    if head.format == "PNG":
+        return _decode_png(data, head)
+    if head.image.mode not in _OPENCV_MODES.get(head.format, ()):
         return None
     alpha = _has_alpha(head.image)
     flag = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     if head.format == "JPEG":
         flag = next((f for factor, f in _JPEG_REDUCED if scale * factor <= 1), flag)
         flag |= cv2.IMREAD_IGNORE_ORIENTATION
-    if head.format == "PNG" and "icc_profile" in head.image.info:
-        data = _without_chunk(data, b"iCCP")
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if pixels is None or pixels.dtype != np.uint8:
         return None
+    return _colour(pixels, head.orientation, rgb=False)
+
+
+def _decode_png(data: bytes, head: _Header) -> _Pixels | None:
+    """A PNG decoded by imagecodecs' libpng (palettes expanded, tRNS turned into alpha, 16-bit
+    scaled to 8); None on any error, for Pillow to judge."""
+    if head.image.mode not in _IMAGECODECS_PNG_MODES:
+        return None
+    if "icc_profile" in head.image.info:
+        data = _without_chunk(data, b"iCCP")
+    try:
+        pixels = imagecodecs.png_decode(data)
+    except imagecodecs.PngError:
+        return None
+    if pixels.dtype == np.uint16:
+        pixels = cv2.convertScaleAbs(pixels, alpha=1 / 257)
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha
+        grey, alpha = cv2.split(pixels)
+        pixels = cv2.merge([grey, grey, grey, alpha])
+    return _colour(pixels, head.orientation, rgb=True)
+
+
+def _colour(pixels: np.ndarray, orientation: int, rgb: bool) -> _Pixels:
+    """Grey, colour or colour + alpha pixels → colour or premultiplied colour + alpha, upright."""
     if pixels.ndim == 2:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
     elif pixels.shape[2] == 4:
         pixels = _premultiplied(pixels)
-    return _upright(pixels, head.orientation)
+    return _Pixels(_upright(pixels, orientation), rgb)
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return _ORIENT[orientation](pixels) if orientation in _ORIENT else pixels
 
 
-def _decode_pillow(head: _Header, scale: float) -> np.ndarray:
-    """Decoded pixels, upright, BGR or premultiplied BGRA, by Pillow; raises on truncated or
-    broken data."""
+def _decode_pillow(head: _Header, scale: float) -> _Pixels:
+    """Decoded by Pillow; raises on truncated or broken data."""
     img = head.image
     if scale < 1 and head.format == "JPEG":  # the draft size is in file orientation
         img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
     img.load()  # full decode: truncated files raise here instead of decoding to grey
-    if _has_alpha(img):
-        pixels = _premultiplied(cv2.cvtColor(np.asarray(img.convert("RGBA")), cv2.COLOR_RGBA2BGRA))
-    else:
-        pixels = cv2.cvtColor(np.asarray(img.convert("RGB")), cv2.COLOR_RGB2BGR)
-    return _upright(pixels, head.orientation)
+    pixels = np.asarray(img.convert("RGBA" if _has_alpha(img) else "RGB"))
+    return _colour(pixels, head.orientation, rgb=True)
+
+
+def _decode(data: bytes, head: _Header, scale: float) -> _Pixels:
+    return _decode_fast(data, head, scale) or _decode_pillow(head, scale)
+
+
+def _bgr(pixels: np.ndarray, rgb: bool) -> np.ndarray:
+    """BGR (or grey) for OpenCV's encoder and phash; converted after resizing, where it is
+    cheap."""
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if rgb and pixels.ndim == 3 else pixels
 
 
 def _resized(pixels: np.ndarray, size: tuple[int, int], rules: ImageRules) -> np.ndarray:
@@ -256,9 +300,8 @@ _SQRT2 = math.sqrt(2)
 
 def decode_upright(data: bytes) -> np.ndarray:
     """Any accepted image file → BGR pixels as displayed (EXIF-rotated, on white)."""
-    head = _header(data, ImageRules(max_pixels=2**62))
-    pixels = _decode_opencv(data, head, 1.0)
-    return _on_white(_decode_pillow(head, 1.0) if pixels is None else pixels)
+    pixels = _decode(data, _header(data, ImageRules(max_pixels=2**62)), 1.0)
+    return _bgr(_on_white(pixels.array), pixels.rgb)
 
 
 def process_image(data: bytes, rules: ImageRules = ImageRules()) -> tuple[Verdict, ProcessedImage | None]:
@@ -280,12 +323,10 @@ def process_image(data: bytes, rules: ImageRules = ImageRules()) -> tuple[Verdic
         return Verdict.drop("extreme_aspect_ratio", f"{w}x{h}"), None
     scale = rules.target_scale(w, h)
     try:
-        pixels = _decode_opencv(data, head, scale)
-        if pixels is None:
-            pixels = _decode_pillow(head, scale)
+        pixels = _decode(data, head, scale)
     except Exception as e:
         return Verdict.drop("undecodable", f"{type(e).__name__}: {e}"[:200]), None
-    stored = _on_white(_resized(pixels, (w, h), rules))
+    stored = _bgr(_on_white(_resized(pixels.array, (w, h), rules)), pixels.rgb)
     ok, jpeg = cv2.imencode(".jpg", stored, [cv2.IMWRITE_JPEG_QUALITY, rules.jpeg_quality])
     if not ok:
         return Verdict.drop("undecodable", "could not re-encode"), None

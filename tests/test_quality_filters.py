@@ -154,9 +154,10 @@ def test_exif_orientations_match_pillow(orientation, junk):
     assert np.abs(got - want).mean() < 3
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "L", "P", "CMYK"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "L", "P", "1", "I;16", "CMYK"])
 def test_modes_decode_like_pillow(mode):
-    """OpenCV's fast path and Pillow's fallback store the same picture, transparency on white."""
+    """The fast decoders (OpenCV, imagecodecs) and Pillow's fallback (CMYK, 16-bit) store the
+    same picture, transparency on white."""
     import numpy as np
 
     img = _photo()
@@ -166,6 +167,10 @@ def test_modes_decode_like_pillow(mode):
         img.putalpha(alpha)
     elif mode == "P":
         img = img.quantize(64, dither=Image.Dither.NONE)
+    elif mode == "1":
+        img = img.convert("1", dither=Image.Dither.NONE)
+    elif mode == "I;16":
+        img = Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257)
     else:
         img = img.convert(mode)
     out = io.BytesIO()
@@ -175,8 +180,29 @@ def test_modes_decode_like_pillow(mode):
     if "A" in mode:
         white = Image.new("RGBA", reference.size, (255, 255, 255, 255))
         reference = Image.alpha_composite(white, reference.convert("RGBA"))
+    if mode == "I;16":
+        reference = Image.fromarray((np.asarray(reference) // 257).astype(np.uint8))
     want = np.asarray(reference.convert("RGB").resize((120, 80), Image.Resampling.BOX), float)
     assert verdict.keep and np.abs(_stored(image) - want).mean() < 4
+
+
+@pytest.mark.parametrize("mode", ["RGB", "P", "L"])
+def test_png_transparent_colour_stored_on_white(mode):
+    """A PNG whose tRNS chunk makes one colour (or palette entry) transparent: that colour is
+    stored white, the rest as it is."""
+    import numpy as np
+
+    pixels = np.zeros((200, 300, 3), np.uint8)
+    pixels[:, :150] = (200, 200, 200)  # left half opaque grey, right half the transparent black
+    img = Image.fromarray(pixels)
+    img = img.convert("L") if mode == "L" else img.quantize(4) if mode == "P" else img
+    transparency = img.getpixel((299, 0)) if mode == "P" else 0 if mode == "L" else (0, 0, 0)
+    out = io.BytesIO()
+    img.save(out, format="PNG", transparency=transparency)
+    verdict, image = process_image(out.getvalue(), ImageRules(resize_mode="none"))
+    stored = _stored(image)
+    assert verdict.keep
+    assert np.abs(stored[:, :140] - 200).max() < 8 and stored[:, 160:].min() > 245
 
 
 def test_gif_first_frame_and_webp_kept():
@@ -209,11 +235,10 @@ def test_phash_equals_imagehash_on_the_same_32px_image():
         assert phash(small) == str(imagehash.phash(Image.fromarray(small)))
 
 
-def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(capfd):
-    """libpng warns on stderr about a malformed iCCP profile (common on the web); the chunk
-    is dropped before OpenCV decodes, so a crawl's log is not flooded."""
-    import cv2
-    import numpy as np
+def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(caplog):
+    """libpng warns about a malformed iCCP profile (common on the web; imagecodecs logs it as a
+    warning); the chunk is dropped before libpng decodes, so a crawl's log is not flooded."""
+    import imagecodecs
 
     profile = bytearray(132)
     profile[0:4] = (132).to_bytes(4, "big")
@@ -221,11 +246,12 @@ def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(capfd):
     profile[64:68] = (0x1000000).to_bytes(4, "big")  # an invalid rendering intent
     out = io.BytesIO()
     _photo().save(out, format="PNG", icc_profile=bytes(profile))
-    cv2.imdecode(np.frombuffer(out.getvalue(), np.uint8), cv2.IMREAD_COLOR)
-    assert "libpng warning" in capfd.readouterr().err  # what the raw decoder prints
+    imagecodecs.png_decode(out.getvalue())
+    assert "iCCP" in caplog.text  # what the raw decoder reports
+    caplog.clear()
     verdict, image = process_image(out.getvalue())
     assert verdict.keep and image.format == "PNG"
-    assert capfd.readouterr().err == ""
+    assert caplog.text == ""
 
 
 def test_hidden_colour_under_transparency_does_not_bleed_when_shrinking():
@@ -244,3 +270,18 @@ def test_hidden_colour_under_transparency_does_not_bleed_when_shrinking():
         assert verdict.keep
         stored.append(_stored(image))
     assert np.abs(stored[0] - stored[1]).max() <= 2
+
+
+def test_16_bit_colour_png_stored_like_its_8_bit_version():
+    import cv2
+    import numpy as np
+
+    bgra8 = cv2.cvtColor(np.asarray(_photo()), cv2.COLOR_RGB2BGRA)
+    bgra8[:, :100, 3] = 128  # half transparent on the left
+    stored = []
+    for pixels in (bgra8, bgra8.astype(np.uint16) * 257):
+        verdict, image = process_image(cv2.imencode(".png", pixels)[1].tobytes(),
+                                       ImageRules(resize_mode="none"))
+        assert verdict.keep
+        stored.append(_stored(image))
+    assert np.abs(stored[0] - stored[1]).max() <= 2 and stored[0][:, :90].min() > 100
