@@ -45,7 +45,8 @@ def _image_config(args):
                         max_per_host=args.max_per_host,
                         allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else ())
     rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
-    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads)
+    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
+                            decode_threads=args.decode_threads)
 
 
 def _inputs(args):
@@ -207,6 +208,8 @@ def _add_image_args(p):
                    help="stored size in pixels (see --resize-mode); images are never enlarged")
     p.add_argument("--resize-mode", default=ImageRules.resize_mode, choices=RESIZE_MODES)
     p.add_argument("--threads", type=int, default=16, help="concurrent requests per worker")
+    p.add_argument("--decode-threads", type=int, default=0,
+                   help="threads per worker that decode and resize (0: one per core)")
     p.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     p.add_argument("--host-interval", type=float, default=0.0,
                    help="least seconds between two requests to one host, per worker")

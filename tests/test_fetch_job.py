@@ -32,8 +32,8 @@ def test_fetch_command_needs_a_url_list(capsys):
 
 
 def test_fetch_streams_more_candidates_than_it_keeps_in_flight(site_url, tmp_path):
-    """With 2 threads at most 4 fetches are in flight: the other 26 rows wait their turn and
-    every one of the 30 ends kept or rejected."""
+    """With 2 request threads at most 4 fetches are in flight: the other 26 rows wait their
+    turn, one decode thread decodes them all, and every one of the 30 ends kept or rejected."""
     from pipelines.corpus_io import read_json
 
     urls = [f"{site_url}/img/g{page:02d}-{i}.jpg" for page in range(8) for i in range(3)]
@@ -42,7 +42,8 @@ def test_fetch_streams_more_candidates_than_it_keeps_in_flight(site_url, tmp_pat
     listing.write_text("".join(f"picture number {i}\t{u}\n" for i, u in enumerate(urls)))
     out = tmp_path / "out"
     assert main(["fetch", "--url-list", str(listing), "--output", str(out), "--threads", "2",
-                 "--allow-private-networks", "--direct_running_mode", "in_memory"]) == 0
+                 "--decode-threads", "1", "--allow-private-networks",
+                 "--direct_running_mode", "in_memory"]) == 0
     fetch = read_json(str(out), "stats.json")["stages"]["fetch"]
     images = read_records(str(out), ImageRecord)
     rejects = read_records(str(out / "rejects"), Rejection)

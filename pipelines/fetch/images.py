@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from pipelines.crawl.robots import RobotsCache
-from pipelines.http import FetchConfig, Fetcher, FetchError
+from pipelines.http import FetchConfig, Fetcher, FetchError, Response
 from quality_filters.image import ImageRules, process_image
 from quality_filters.robots import opts_out_of_ai
 from schemas import Candidate, ImageRecord, Rejection, extend
@@ -15,18 +15,19 @@ class ImageFetchConfig:
     fetch: FetchConfig = FetchConfig()
     rules: ImageRules = ImageRules()
     threads: int = 16  # concurrent requests per worker
+    # Threads per worker that decode, resize and hash (0: one per core the worker may use).
+    decode_threads: int = 0
 
 
-def fetch_image(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache,
-                rules: ImageRules) -> ImageRecord | Rejection:
-    """Fetch and validate one candidate's image; every failure is a Rejection with a reason."""
+def fetch_response(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache
+                   ) -> Response | Rejection:
+    """The candidate's image response, if robots.txt allows it and the fetch succeeds."""
     if not robots.allowed(candidate.image_url):
         return Rejection.of(candidate, "fetch", "robots_disallowed")
     try:
-        resp = fetcher.get(candidate.image_url)
+        return fetcher.get(candidate.image_url)
     except FetchError as e:
         return Rejection.of(candidate, "fetch", e.reason, e.detail)
-    return image_from_response(candidate, resp.status, resp.headers, resp.body, rules)
 
 
 def image_from_response(candidate: Candidate, status: int, headers: dict[str, str], body: bytes,
