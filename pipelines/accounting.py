@@ -17,17 +17,19 @@ def count_stage(stage: str, seen, kept, rejected, seen_is_count: bool = False):
     """→ PCollection of (stage, key, n): key is "seen", "kept" or "rejected:<reason>".
 
     ``seen`` is a PCollection of the stage's inputs, or of integers to add up when
-    ``seen_is_count`` (for a stage whose inputs are counted inside its DoFn)."""
-    seen_total = (seen | f"{stage}Seen" >> beam.CombineGlobally(sum) if seen_is_count
-                  else seen | f"{stage}SeenCount" >> beam.combiners.Count.Globally())
+    ``seen_is_count`` (for a stage whose inputs are counted inside its DoFn). One combine
+    counts all three (each combine is a stage of its own in the runner, run one after the
+    other); "seen" and "kept" rows are there even when the stage saw nothing."""
+    p = seen.pipeline
+    seen_n = (lambda n: ((stage, "seen"), n)) if seen_is_count else (lambda _: ((stage, "seen"), 1))
     return (
-        seen_total | f"{stage}SeenRow" >> beam.Map(lambda n: (stage, "seen", n)),
-        kept | f"{stage}Kept" >> beam.combiners.Count.Globally()
-        | f"{stage}KeptRow" >> beam.Map(lambda n: (stage, "kept", n)),
-        rejected | f"{stage}Reasons" >> beam.Map(lambda r: r.reason)
-        | f"{stage}ReasonCount" >> beam.combiners.Count.PerElement()
-        | f"{stage}ReasonRow" >> beam.Map(lambda kv: (stage, f"rejected:{kv[0]}", kv[1])),
-    ) | f"{stage}Counts" >> beam.Flatten()
+        p | f"{stage}Zeros" >> beam.Create([((stage, "seen"), 0), ((stage, "kept"), 0)],
+                                           reshuffle=False),
+        seen | f"{stage}Seen" >> beam.Map(seen_n),
+        kept | f"{stage}Kept" >> beam.Map(lambda _: ((stage, "kept"), 1)),
+        rejected | f"{stage}Reasons" >> beam.Map(lambda r: ((stage, f"rejected:{r.reason}"), 1)),
+    ) | f"{stage}Keys" >> beam.Flatten() | f"{stage}Count" >> beam.CombinePerKey(sum) | (
+        f"{stage}Rows" >> beam.Map(lambda kv: (*kv[0], kv[1])))
 
 
 def stats_from_counts(rows, extra: dict | None = None) -> dict:
