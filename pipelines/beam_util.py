@@ -1,12 +1,19 @@
 """Small helpers shared by the stage transforms."""
 from __future__ import annotations
 
+import os
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from schemas import Rejection
 
 REJECTED = "rejected"  # the tag of every stage's rejects output
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def make_pipeline(options: PipelineOptions | None = None) -> beam.Pipeline:

@@ -63,7 +63,9 @@ def _every_core(beam_args: list[str]) -> list[str]:
         return beam_args
     # Like img2dataset, use every core by default (decoding is CPU-bound; one process's
     # threads keep ~1.5 of 2 cores busy).
-    return [*beam_args, f"--direct_num_workers={os.cpu_count() or 1}",
+    from pipelines.beam_util import usable_cores
+
+    return [*beam_args, f"--direct_num_workers={usable_cores()}",
             "--direct_running_mode=multi_processing"]
 
 

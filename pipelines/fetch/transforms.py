@@ -2,23 +2,17 @@
 from __future__ import annotations
 
 import gc
-import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipelines.beam_util import REJECTED, par_do_with_rejects, routed
+from pipelines.beam_util import REJECTED, par_do_with_rejects, routed, usable_cores
 from pipelines.crawl.robots import RobotsCache
 from pipelines.fetch.images import ImageFetchConfig, fetch_response, image_from_response
 from pipelines.http import Fetcher
 from schemas import Rejection
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class FetchImagesFn(beam.DoFn):
