@@ -144,9 +144,9 @@ def _ceiling_opencv(data: bytes) -> bool:
                                      (4, cv2.IMREAD_REDUCED_COLOR_4),
                                      (2, cv2.IMREAD_REDUCED_COLOR_2)) if short // factor >= SIZE),
                 cv2.IMREAD_COLOR)
-    rgb = data.startswith(b"\x89PNG")
+    png = data.startswith(b"\x89PNG")
     try:
-        img = imagecodecs.png_decode(data) if rgb else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        img = imagecodecs.png_decode(data) if png else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     except imagecodecs.PngError:
         return False
     if img is None:
@@ -157,7 +157,7 @@ def _ceiling_opencv(data: bytes) -> bool:
     # than area averaging there), area averaging for larger reductions.
     method = cv2.INTER_CUBIC if scale >= 0.5 else cv2.INTER_AREA
     img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=method)
-    if rgb:
+    if png:
         img = _png_to_bgr(img)
     return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[0]
 

@@ -62,7 +62,7 @@ def _every_core(beam_args: list[str]) -> list[str]:
     if any(a.startswith(("--runner", "--direct_")) for a in beam_args):
         return beam_args
     # Like img2dataset, use every core by default (decoding is CPU-bound; one process's
-    # threads keep ~1.5 of 2 cores busy).
+    # threads keep ~1.7 of 2 cores busy).
     from pipelines.beam_util import usable_cores
 
     return [*beam_args, f"--direct_num_workers={usable_cores()}",

@@ -98,8 +98,6 @@ _JPEG_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4
                  (2, cv2.IMREAD_REDUCED_COLOR_2))
 _PNG_END = b"IEND\xaeB`\x82"
 _OPENCV_MODES = {"JPEG": {"RGB", "L"}, "WEBP": {"RGB", "RGBA"}}
-# Every PNG mode Pillow reports (16-bit grey is "I;16"; 16-bit colour is reported as "RGB(A)").
-_IMAGECODECS_PNG_MODES = {"RGB", "RGBA", "L", "LA", "P", "1", "I;16", "I;16B", "I"}
 
 
 class _Pixels(typing.NamedTuple):
@@ -206,10 +204,8 @@ def _decode_fast(data: bytes, head: _Header, scale: float) -> _Pixels | None:
 
 
 def _decode_png(data: bytes, head: _Header) -> _Pixels | None:
-    """A PNG decoded by imagecodecs' libpng (palettes expanded, tRNS turned into alpha, 16-bit
-    scaled to 8); None on any error, for Pillow to judge."""
-    if head.image.mode not in _IMAGECODECS_PNG_MODES:
-        return None
+    """A PNG of any colour type decoded by imagecodecs' libpng (palettes expanded, tRNS turned
+    into alpha, 16-bit scaled to 8); None on any error, for Pillow to judge."""
     if "icc_profile" in head.image.info:
         data = _without_chunk(data, b"iCCP")
     try:
@@ -252,9 +248,8 @@ def _decode(data: bytes, head: _Header, scale: float) -> _Pixels:
 
 
 def _bgr(pixels: np.ndarray, rgb: bool) -> np.ndarray:
-    """BGR (or grey) for OpenCV's encoder and phash; converted after resizing, where it is
-    cheap."""
-    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if rgb and pixels.ndim == 3 else pixels
+    """BGR for OpenCV's encoder and phash; converted after resizing, where it is cheap."""
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if rgb else pixels
 
 
 def _resized(pixels: np.ndarray, size: tuple[int, int], rules: ImageRules) -> np.ndarray:

@@ -39,9 +39,9 @@ class FetchImagesFn(beam.DoFn):
     def setup(self):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
-        # Threads only: OpenCV and Pillow release the GIL while they decode, resize and
-        # encode; a pool of decode processes beside the threads measured no faster than a
-        # worker process per core (docs/benchmarks.md) and was removed.
+        # Threads only: OpenCV, imagecodecs and Pillow release the GIL while they decode,
+        # resize and encode; a pool of decode processes beside the threads measured no faster
+        # than a worker process per core (docs/benchmarks.md) and was removed.
         self.pool = ThreadPoolExecutor(self.config.threads)
         self.decoders = ThreadPoolExecutor(self.config.decode_threads or usable_cores())
         # The worker's modules and pipeline are long-lived: move them out of the cyclic
