@@ -13,6 +13,7 @@ raises on truncated data: a truncated image is rejected, never stored grey.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -281,16 +282,42 @@ def phash(pixels: np.ndarray) -> str:
     with a full Lanczos filter. The bits equal imagehash.phash's on the same 32x32 image
     (tests/test_quality_filters.py)."""
     grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA)
-    low = cv2.dct(small.astype(np.float64))[:8, :8]
+    low = cv2.dct(_grey_32(grey))[:8, :8]
     # cv2.dct is orthonormal; scipy's unnormalised DCT (imagehash's) weighs the first row and
     # column by sqrt(2) more, relative to the rest. Undo that so the median is the same.
     low[0, :] *= _SQRT2
     low[:, 0] *= _SQRT2
-    return np.packbits(low > np.median(low)).tobytes().hex()
+    middle = np.sort(low, axis=None)[31:33].mean()  # the median (np.median: 4x the time)
+    return np.packbits(low > middle).tobytes().hex()
 
 
 _SQRT2 = math.sqrt(2)
+
+
+def _grey_32(grey: np.ndarray) -> np.ndarray:
+    """``grey`` area-averaged to 32x32 (float), from its integral image.
+
+    The same means as cv2.resize's INTER_AREA, unrounded: its general path (a ratio such as
+    341/32) took 0.16–0.54 ms on stored images, more than their JPEG encode; this takes a
+    third to a half of that. The integral image is bilinear inside each pixel, so sampling it
+    bilinearly at the 33 x 33 cell corners gives each cell's exact sum."""
+    h, w = grey.shape
+    total = cv2.integral(grey, sdepth=cv2.CV_32S if h * w < 2**23 else cv2.CV_64F)
+    lo, hi, frac = _cell_edges(h)
+    rows = total[lo] * (1 - frac)[:, None] + total[hi] * frac[:, None]
+    lo, hi, frac = _cell_edges(w)
+    corners = rows[:, lo] * (1 - frac) + rows[:, hi] * frac
+    sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+    return sums * (32 * 32 / (h * w))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_edges(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the 33 edges of 32 equal cells fall along ``n`` pixels: (the integral's index
+    below, the index above, the fraction between)."""
+    edges = np.arange(33) * (n / 32)
+    lo = np.minimum(np.floor(edges).astype(np.intp), n - 1)
+    return lo, lo + 1, edges - lo
 
 
 def decode_upright(data: bytes) -> np.ndarray:

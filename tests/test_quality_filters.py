@@ -235,6 +235,22 @@ def test_phash_equals_imagehash_on_the_same_32px_image():
         assert phash(small) == str(imagehash.phash(Image.fromarray(small)))
 
 
+def test_phash_area_average_equals_opencvs():
+    """phash's 32x32 means (from the integral image) are OpenCV's INTER_AREA means, unrounded,
+    for sizes that divide by 32 and sizes that do not, small and large."""
+    import cv2
+    import numpy as np
+
+    from quality_filters.image import _grey_32
+
+    rng = np.random.default_rng(1)
+    for shape in [(32, 32), (33, 40), (256, 341), (341, 256), (256, 1024), (3001, 2000),
+                  (4100, 2100)]:  # the last one past int32 sums
+        grey = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = cv2.resize(grey.astype(np.float64), (32, 32), interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(_grey_32(grey), expected, atol=1e-4)
+
+
 def test_png_with_a_bad_colour_profile_decodes_without_libpng_noise(caplog):
     """libpng warns about a malformed iCCP profile (common on the web; imagecodecs logs it as a
     warning); the chunk is dropped before libpng decodes, so a crawl's log is not flooded."""
