@@ -23,6 +23,7 @@ import ipaddress
 import socket
 import threading
 import time
+import typing
 import urllib.parse
 
 import certifi
@@ -142,13 +143,21 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when - (time.time() if now is None else now))
 
 
+class Clock(typing.NamedTuple):
+    """Where the fetcher reads the time and how it waits; tests pass a fake one."""
+
+    monotonic: typing.Callable[[], float] = time.monotonic
+    sleep: typing.Callable[[float], None] = time.sleep
+
+
 class HostPacer:
     """Keeps requests to one host at least ``interval`` seconds apart and at most
     ``max_in_flight`` at once, across threads."""
 
-    def __init__(self, interval: float, max_in_flight: int = 0):
+    def __init__(self, interval: float, max_in_flight: int = 0, clock: Clock = Clock()):
         self.interval = interval
         self.max_in_flight = max_in_flight
+        self.clock = clock
         self._next: dict[str, float] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
@@ -166,10 +175,11 @@ class HostPacer:
             return
         host = urllib.parse.urlsplit(url).netloc
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             start = max(now, self._next.get(host, now))
             self._next[host] = start + self.interval
-        time.sleep(start - now)
+        if start > now:
+            self.clock.sleep(start - now)
 
 
 class Fetcher:
@@ -180,8 +190,10 @@ class Fetcher:
     (up to ``max_retry_after``; a longer wait gives up with the status as the reason).
     """
 
-    def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10):
+    def __init__(self, config: FetchConfig = FetchConfig(), pool_size: int = 10,
+                 clock: Clock = Clock()):
         self.config = config
+        self.clock = clock
         # No proxies from the environment: the SSRF guard checks the address it connects to,
         # which a proxy would hide. No retries or redirects inside urllib3: get() does both,
         # checking the address and pacing the host each time.
@@ -191,14 +203,14 @@ class Fetcher:
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
         self.pool.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
-        self.pacer = HostPacer(config.host_interval, config.max_per_host)
+        self.pacer = HostPacer(config.host_interval, config.max_per_host, clock)
         self._addresses: dict[tuple, tuple[str, float]] = {}  # host → (address, when)
 
     def _address(self, url: str) -> str:
         """The checked address for ``url``'s host, looked up at most once a minute per host (a
         DNS lookup per request would cost more than the request on a busy crawl)."""
         parts = urllib.parse.urlsplit(url)
-        key, now = (parts.scheme, parts.hostname, parts.port), time.monotonic()
+        key, now = (parts.scheme, parts.hostname, parts.port), self.clock.monotonic()
         cached = self._addresses.get(key)
         if cached and now - cached[1] < ADDRESS_TTL:
             return cached[0]
@@ -216,14 +228,14 @@ class Fetcher:
             except FetchError as e:
                 if last or e.reason not in RETRY_REASONS:
                     raise
-                time.sleep(self.config.backoff_seconds * 2 ** attempt)
+                self.clock.sleep(self.config.backoff_seconds * 2 ** attempt)
                 continue
             if last or resp.status not in RETRY_STATUSES:
                 return resp
             wait = retry_after_seconds(resp.headers.get("retry-after"))
             if wait is not None and wait > self.config.max_retry_after:
                 return resp
-            time.sleep(self.config.backoff_seconds * 2 ** attempt if wait is None else wait)
+            self.clock.sleep(self.config.backoff_seconds * 2 ** attempt if wait is None else wait)
         raise AssertionError("unreachable")
 
     def _get_once(self, url: str) -> Response:
@@ -245,6 +257,8 @@ class Fetcher:
     def _request(self, url: str) -> urllib3.BaseHTTPResponse:
         try:
             return self.pool.request("GET", url, preload_content=False, redirect=False)
+        except urllib3.exceptions.NewConnectionError as e:  # a TimeoutError subclass in urllib3 2
+            raise FetchError("connection_error", f"{type(e).__name__}: {e}"[:200]) from e
         except urllib3.exceptions.TimeoutError as e:
             raise FetchError("timeout", str(e)[:200]) from e
         except (urllib3.exceptions.HTTPError, OSError) as e:

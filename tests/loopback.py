@@ -51,3 +51,27 @@ def slow(wfile, seconds=3.0):
 def serve(routes: dict):
     """Serve ``routes`` on 127.0.0.1; a context manager yielding the base URL."""
     return serve_http(type("Handler", (_Handler,), {"routes": routes}))
+
+
+class FakeClock:
+    """A ``pipelines.http.Clock`` whose time moves only when something sleeps (or a test calls
+    ``advance``): waits are asserted exactly, and no test waits for real."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 9))
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self):
+        from pipelines.http import Clock
+
+        return Clock(monotonic=self.monotonic, sleep=self.sleep)

@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.crawl.robots import RobotsCache
 from pipelines.http import FetchConfig, Fetcher, FetchError, check_address, retry_after_seconds
-from tests.loopback import endless, serve, slow
+from tests.loopback import FakeClock, endless, serve, slow
 
 LOOPBACK = ("127.0.0.1/32",)
 
@@ -67,11 +67,11 @@ def test_robots_rules(status, body, allowed):
 
 
 def _flaky(status: int, headers: dict, failures: int):
-    """A route that answers ``status`` ``failures`` times, then 200."""
+    """A route that answers ``status`` ``failures`` times, then 200; ``calls`` counts requests."""
     calls = []
 
     def route(_handler):
-        calls.append(time.monotonic())
+        calls.append(1)
         if len(calls) <= failures:
             return status, headers, b""
         return 200, {}, b"ok"
@@ -80,36 +80,63 @@ def _flaky(status: int, headers: dict, failures: int):
 
 
 def test_429_waits_for_retry_after_then_succeeds():
-    route, calls = _flaky(429, {"Retry-After": "1"}, failures=1)
+    route, calls = _flaky(429, {"Retry-After": "7"}, failures=1)
+    clock = FakeClock()
     with serve({"/r": route}) as base:
-        resp = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=2)).get(base + "/r")
-    assert resp.status == 200 and resp.body == b"ok"
-    assert len(calls) == 2 and calls[1] - calls[0] >= 0.95
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=2), clock=clock.clock())
+        resp = fetcher.get(base + "/r")
+    assert (resp.status, resp.body, len(calls)) == (200, b"ok", 2)
+    assert clock.sleeps == [7.0]  # what the server asked for, not the backoff (0.5 s)
 
 
 def test_503_backs_off_exponentially_then_gives_up():
     route, calls = _flaky(503, {}, failures=10)
+    clock = FakeClock()
     with serve({"/r": route}) as base:
-        config = FetchConfig(allowed_networks=LOOPBACK, max_retries=2, backoff_seconds=0.1)
-        assert Fetcher(config).get(base + "/r").status == 503
-    gaps = [b - a for a, b in zip(calls, calls[1:])]
-    assert len(calls) == 3 and gaps[0] >= 0.09 and gaps[1] >= 0.19
+        config = FetchConfig(allowed_networks=LOOPBACK, max_retries=3, backoff_seconds=0.1)
+        assert Fetcher(config, clock=clock.clock()).get(base + "/r").status == 503
+    assert len(calls) == 4 and clock.sleeps == [0.1, 0.2, 0.4]  # none after the last try
+
+
+def test_refused_connection_backs_off_then_gives_up():
+    """A refused connection is a ``connection_error`` (urllib3 2 makes NewConnectionError a
+    ConnectTimeoutError: it was counted as ``timeout``), retried with backoff."""
+    import socket
+
+    clock = FakeClock()
+    with socket.socket() as bound:  # bound, never listening: connections are refused at once
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}/r"
+        config = FetchConfig(allowed_networks=LOOPBACK, max_retries=2, backoff_seconds=0.25)
+        assert _reason(Fetcher(config, clock=clock.clock()), url) == "connection_error"
+    assert clock.sleeps == [0.25, 0.5]
 
 
 def test_too_long_retry_after_is_not_waited_for():
     route, calls = _flaky(429, {"Retry-After": "3600"}, failures=10)
+    clock = FakeClock()
     with serve({"/r": route}) as base:
-        assert Fetcher(FetchConfig(allowed_networks=LOOPBACK)).get(base + "/r").status == 429
-    assert len(calls) == 1
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK), clock=clock.clock())
+        assert fetcher.get(base + "/r").status == 429
+    assert len(calls) == 1 and clock.sleeps == []
 
 
 def test_requests_to_one_host_are_paced():
+    """Three requests at once wait 0, 0.2 and 0.4 s; a request after a long pause waits not at
+    all; another host has its own schedule."""
     route, calls = _flaky(200, {}, failures=0)
-    with serve({"/r": route}) as base:
-        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, host_interval=0.2))
+    clock = FakeClock()
+    with serve({"/r": route}) as base, serve({"/r": route}) as other:
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, host_interval=0.2),
+                          clock=clock.clock())
         for _ in range(3):
             fetcher.get(base + "/r")
-    assert calls[-1] - calls[0] >= 0.38
+        assert clock.sleeps == [0.2, 0.2] and clock.now == pytest.approx(1000.4)
+        fetcher.get(other + "/r")  # a second port is a second host
+        assert clock.sleeps == [0.2, 0.2]
+        clock.advance(5.0)
+        fetcher.get(base + "/r")
+    assert clock.sleeps == [0.2, 0.2] and len(calls) == 5
 
 
 def test_retry_after_http_date():
@@ -210,14 +237,17 @@ def test_a_hosts_checked_address_is_reused_for_a_minute(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", counting)
     with serve({"/a": (200, {}, b"ok")}) as base:
         port = base.rsplit(":", 1)[1]
-        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0))
+        clock = FakeClock()
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_retries=0),
+                          clock=clock.clock())
         for _ in range(3):
             assert fetcher.get(f"http://cached.test:{port}/a").body == b"ok"
-        assert len(lookups) == 1
-        monkeypatch.setattr(http, "ADDRESS_TTL", -1.0)  # expired at once
+        clock.advance(http.ADDRESS_TTL - 0.001)
         fetcher.get(f"http://cached.test:{port}/b")
+        assert len(lookups) == 1
+        clock.advance(0.001)  # a minute since the lookup: checked again
         fetcher.get(f"http://cached.test:{port}/a")
-        assert len(lookups) == 3
+        assert len(lookups) == 2
 
 
 def test_https_certificate_is_verified(tmp_path):
