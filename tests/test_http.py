@@ -160,6 +160,54 @@ def test_robots_txt_fetched_once_per_host_across_threads():
     assert all(answers) and len(calls) == 1
 
 
+def _counted_robots(body: bytes):
+    calls = []
+
+    def route(_handler):
+        calls.append(1)
+        return 200, {}, body
+
+    return route, calls
+
+
+def test_robots_txt_is_fetched_again_after_24_hours():
+    """RFC 9309 §2.4: a cached robots.txt is used for at most 24 hours; until then, never
+    fetched again, and changed rules apply once it is."""
+    rules = [b"User-agent: *\nDisallow: /private/\n"]
+    calls = []
+
+    def route(_handler):
+        calls.append(1)
+        return 200, {}, rules[0]
+
+    clock = FakeClock()
+    with serve({"/robots.txt": route}) as base:
+        fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK), clock=clock.clock())
+        robots = RobotsCache(fetcher)
+        assert not robots.allowed(base + "/private/a") and robots.allowed(base + "/a")
+        rules[0] = b"User-agent: *\nDisallow: /\n"
+        clock.advance(24 * 3600 - 1)
+        assert robots.allowed(base + "/a") and len(calls) == 1  # still the cached rules
+        clock.advance(1)
+        assert not robots.allowed(base + "/a") and len(calls) == 2
+
+
+def test_robots_cache_drops_the_host_used_longest_ago():
+    route, calls = _counted_robots(b"User-agent: *\nAllow: /\n")
+    with serve({"/robots.txt": route}) as a, serve({"/robots.txt": route}) as b, \
+            serve({"/robots.txt": route}) as c:
+        robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK)), max_hosts=2)
+        for url in (a, b, a, c):  # c evicts b, used longer ago than a
+            assert robots.allowed(url + "/x")
+        assert len(robots) == 2 and len(calls) == 3
+        robots.allowed(a + "/y")  # still cached
+        assert len(calls) == 3
+        robots.allowed(b + "/y")  # fetched again (and evicts c)
+        assert len(calls) == 4 and len(robots) == 2
+        robots.allowed(a + "/z")
+        assert len(calls) == 4
+
+
 def test_connects_to_the_checked_address_not_a_second_resolution(monkeypatch):
     """DNS rebinding: the name first resolves to an allowed address, then to another. The
     connection must go to the first (checked) one; nothing ever connects to the second."""

@@ -1,10 +1,11 @@
-"""robots.txt per host, cached per worker, parsed by protego (RFC 9309).
+"""robots.txt per host, cached per worker for at most 24 hours, parsed by protego (RFC 9309).
 
 A 4xx answer for robots.txt means everything is allowed; a 5xx answer or an unreachable host
 means everything is disallowed (RFC 9309 §2.3.1.3–4).
 """
 from __future__ import annotations
 
+import collections
 import threading
 import urllib.parse
 
@@ -16,13 +17,19 @@ _ALLOW_ALL = Protego.parse("")
 _DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
 
 
-class RobotsCache:
-    """Rules per origin, shared by a worker's fetch threads: one fetch of robots.txt per host."""
+MAX_AGE = 24 * 3600.0  # RFC 9309 §2.4: a cached robots.txt is used for at most 24 hours
 
-    def __init__(self, fetcher: Fetcher, max_hosts: int = 10_000):
+
+class RobotsCache:
+    """Rules per origin, shared by a worker's fetch threads: one fetch of robots.txt per host
+    every ``max_age`` seconds. At most ``max_hosts`` origins are kept; past that, the one used
+    longest ago is dropped (a long crawl meets more hosts than it needs to remember)."""
+
+    def __init__(self, fetcher: Fetcher, max_hosts: int = 10_000, max_age: float = MAX_AGE):
         self.fetcher = fetcher
         self.max_hosts = max_hosts
-        self._rules: dict[str, Protego] = {}
+        self.max_age = max_age
+        self._rules: collections.OrderedDict[str, tuple[Protego, float]] = collections.OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -31,22 +38,38 @@ class RobotsCache:
         return self._rules_for(f"{parts.scheme}://{parts.netloc}").can_fetch(
             url, self.fetcher.config.user_agent)
 
+    def _fresh(self, origin: str) -> Protego | None:
+        """The cached rules of ``origin`` if younger than ``max_age`` (marked as just used)."""
+        with self._guard:
+            entry = self._rules.get(origin)
+            if entry is None or self.fetcher.clock.monotonic() - entry[1] >= self.max_age:
+                return None
+            self._rules.move_to_end(origin)
+            return entry[0]
+
     def _rules_for(self, origin: str) -> Protego:
-        rules = self._rules.get(origin)
+        rules = self._fresh(origin)
         if rules is not None:
             return rules
         with self._guard:
             lock = self._locks.setdefault(origin, threading.Lock())
         with lock:  # the other threads asking for this host wait for the one fetch
-            rules = self._rules.get(origin)
+            rules = self._fresh(origin)
             if rules is None:
                 rules = self._fetch(origin)
-                with self._guard:
-                    if len(self._rules) >= self.max_hosts:
-                        self._rules.clear()
-                        self._locks = {origin: lock}
-                    self._rules[origin] = rules
+                self._store(origin, rules)
         return rules
+
+    def _store(self, origin: str, rules: Protego) -> None:
+        with self._guard:
+            self._rules[origin] = (rules, self.fetcher.clock.monotonic())
+            self._rules.move_to_end(origin)
+            while len(self._rules) > self.max_hosts:
+                evicted, _ = self._rules.popitem(last=False)
+                self._locks.pop(evicted, None)
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
     def _fetch(self, origin: str) -> Protego:
         try:
