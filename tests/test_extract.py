@@ -48,3 +48,56 @@ def test_decode_html_charsets():
     assert decode_html(text.encode("windows-1251"), "text/html; charset=windows-1251") == text
     meta = '<meta charset="gb2312"><p>你好</p>'.encode("gb2312")
     assert "你好" in decode_html(meta, "text/html")
+
+
+def _reasons(html: str, url: str = "http://site.test/p.html") -> list:
+    """(image URL, alt) of each candidate, or the rejection reason, in tag order."""
+    page = Page(url=url, depth=0, html=html)
+    return [(c.image_url, c.alt_text) if isinstance(c, Candidate) else c.reason
+            for c in candidates_from_page(page, parse_page(html, url))]
+
+
+def test_only_http_and_https_images_become_candidates():
+    html = """<img src="ftp://files.test/a.jpg" alt="a file on ftp">
+    <img src="javascript:void(0)" alt="a script, not a picture">
+    <img src="blob:https://site.test/5e1f" alt="a blob made by a script">
+    <img src=" data:image/png;base64,iVBOR" alt="inline, after a space">
+    <img src="DATA:image/gif;base64,R0lGOD" alt="inline, in capitals">
+    <img src="HTTPS://cdn.test/b.jpg" alt="upper-case scheme, still https">
+    <img src="//cdn.test/c.jpg" alt="protocol-relative, https like the page">"""
+    assert _reasons(html, "https://site.test/p.html") == [
+        "unsupported_scheme", "unsupported_scheme", "unsupported_scheme", "data_uri", "data_uri",
+        ("https://cdn.test/b.jpg", "upper-case scheme, still https"),
+        ("https://cdn.test/c.jpg", "protocol-relative, https like the page")]
+
+
+def test_img_without_a_source_is_no_src():
+    assert _reasons('<img alt="no src at all"><img src="" alt="an empty src">'
+                    '<img src="   " data-src="" alt="only spaces">') == ["no_src"] * 3
+
+
+def test_lazy_loaded_images_take_the_real_url_not_the_placeholder():
+    """WordPress (rocket-lazy-load) and lazysizes keep the real image in data-* attributes and
+    a data: placeholder in src until a script runs."""
+    placeholder = "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%3E%3C/svg%3E"
+    html = f"""<img src="{placeholder}" data-lazy-src="/a.png" alt="lazy, one URL">
+    <img src="{placeholder}" data-lazy-srcset="/b-300.png 300w, /b.png 900w" data-lazy-src="/b-300.png" alt="lazy srcset">
+    <img src="/tiny.gif" data-srcset="/c-2x.jpg 2x, /c.jpg 1x" alt="lazysizes srcset">
+    <img src="/d.jpg" data-src="{placeholder}" alt="a placeholder in data-src">"""
+    assert _reasons(html) == [("http://site.test/a.png", "lazy, one URL"),
+                              ("http://site.test/b.png", "lazy srcset"),
+                              ("http://site.test/c-2x.jpg", "lazysizes srcset"),
+                              ("http://site.test/d.jpg", "a placeholder in data-src")]
+
+
+def test_an_image_url_is_taken_once_per_page():
+    """A lazy image and its <noscript> copy, or a logo in header and footer: the first usable
+    tag wins, so no two candidates of a page share a pair id."""
+    html = """<img src="/logo.png" alt=""><img src="/logo.png" alt="The shop's logo">
+    <img src="/a.jpg" data-lazy-src="/p.jpg" alt="a red kettle">
+    <noscript><img src="/p.jpg" alt="a red kettle"></noscript>
+    <img src="/logo.png" alt="The shop's logo, again">"""
+    out = _reasons(html)
+    assert out == ["no_alt_text", ("http://site.test/logo.png", "The shop's logo"),
+                   ("http://site.test/p.jpg", "a red kettle"), "duplicate_on_page",
+                   "duplicate_on_page"]

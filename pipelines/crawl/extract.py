@@ -61,13 +61,44 @@ def _context(node, alt: str) -> str:
     return text.replace(alt, "").strip()[:CONTEXT_CHARS]
 
 
+# Where an <img> keeps the URL a browser ends up loading, best first. Lazy-loading scripts
+# (WordPress's rocket-lazy-load, lazysizes, …) put the real image in data-* attributes and a
+# placeholder (often a data: URI) in src/srcset until the script runs.
+_SRCSET_ATTRS = ("data-lazy-srcset", "data-srcset", "srcset")
+_SRC_ATTRS = ("data-lazy-src", "data-src", "src")
+FETCHED_SCHEMES = ("http", "https")
+
+
+def _raw_source(attrs: dict) -> str:
+    """The image URL as written in the tag (largest srcset candidate first), stripped."""
+    for name in _SRCSET_ATTRS:
+        srcset = attrs.get(name) or ""
+        best = "" if _is_data_uri(srcset) else _largest_srcset(srcset)  # data: URIs hold commas
+        if best and not _is_data_uri(best):
+            return best
+    for name in _SRC_ATTRS:
+        value = (attrs.get(name) or "").strip()
+        if value and (not _is_data_uri(value) or name == "src"):
+            return value
+    return ""
+
+
+def _is_data_uri(raw: str) -> bool:
+    return raw.lstrip()[:5].lower() == "data:"
+
+
+def _resolve(base: str, raw: str) -> str:
+    """``raw`` made absolute against ``base``; "" for nothing or an inline data: URI."""
+    raw = raw.strip()
+    return "" if not raw or _is_data_uri(raw) else urllib.parse.urljoin(base, raw)
+
+
 def _image_ref(node, base: str) -> ImageRef:
     attrs = node.attributes
-    raw = attrs.get("srcset") and _largest_srcset(attrs["srcset"] or "")
-    raw = raw or attrs.get("data-src") or attrs.get("src") or ""
+    raw = _raw_source(attrs)
     alt = normalize_text(attrs.get("alt") or attrs.get("title") or "")
-    src = "" if raw.startswith("data:") or not raw else urllib.parse.urljoin(base, raw.strip())
-    return ImageRef(src=src, raw_src=raw[:200], alt=alt, context=_context(node, alt))
+    return ImageRef(src=_resolve(base, raw), raw_src=raw[:200], alt=alt,
+                    context=_context(node, alt))
 
 
 def parse_page(html: str, page_url: str) -> ParsedPage:
@@ -111,8 +142,8 @@ def parse_wat(metadata: dict, page_url: str) -> ParsedPage:
                 links.append(url)
         elif path == "IMG@/src":
             alt = normalize_text(link.get("alt") or link.get("title") or "")
-            src = "" if raw.startswith("data:") or not raw else urllib.parse.urljoin(base, raw)
-            images.append(ImageRef(src=src, raw_src=raw[:200], alt=alt, context=""))
+            images.append(ImageRef(src=_resolve(base, raw), raw_src=raw[:200], alt=alt,
+                                   context=""))
     return ParsedPage(title=normalize_text(head.get("Title", "")), lang="",
                       meta_robots=", ".join(robots), links=links, images=images)
 
@@ -125,15 +156,21 @@ def parse(page: Page) -> ParsedPage:
 
 
 def candidates_from_page(page: Page, parsed: ParsedPage):
-    """Yield a Candidate or a Rejection (stage "extract") for every <img> on the page."""
+    """Yield a Candidate or a Rejection (stage "extract") for every <img> on the page. An image
+    URL already taken from this page (a logo in header and footer, a lazy-loaded image and its
+    <noscript> copy) is rejected as ``duplicate_on_page``: the first usable tag wins."""
     noai = opts_out_of_ai(page.x_robots_tag, parsed.meta_robots)
+    taken: set[str] = set()
     for ref in parsed.images:
         pid = pair_id(page.url, ref.src or ref.raw_src)
         reason, detail = _reject_reason(ref, noai)
+        if not reason and ref.src in taken:
+            reason, detail = "duplicate_on_page", ""
         if reason:
             yield Rejection(stage="extract", reason=reason, record_id=pid,
                             url=ref.src or ref.raw_src, detail=detail)
             continue
+        taken.add(ref.src)
         yield Candidate(pair_id=pid, page_url=page.url, image_url=ref.src, alt_text=ref.alt,
                         context_text=ref.context, page_title=parsed.title,
                         page_lang=parsed.lang)
@@ -142,10 +179,13 @@ def candidates_from_page(page: Page, parsed: ParsedPage):
 def _reject_reason(ref: ImageRef, noai: bool) -> tuple[str, str]:
     if noai:
         return "noai", "page opts out of AI use"
-    if ref.raw_src.startswith("data:"):
+    if _is_data_uri(ref.raw_src):
         return "data_uri", ""
     if not ref.src:
         return "no_src", ""
+    scheme = urllib.parse.urlsplit(ref.src).scheme.lower()
+    if scheme not in FETCHED_SCHEMES:
+        return "unsupported_scheme", scheme
     if urllib.parse.urlsplit(ref.src).path.lower().endswith(_SKIP_EXTENSIONS):
         return "svg", ""
     verdict = check_alt_text(ref.alt)
