@@ -109,13 +109,20 @@ def cmd_build(args, beam_args):
     print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
 
 
+def _a_file(path: str, flag: str) -> str:
+    """``path``, or a one-line error where it names a folder (open() would raise mid-command)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path} is a folder; give a file")
+    return path
+
+
 def cmd_mixture(args, beam_args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.mixture.job import run_mixture_job
     from pipelines.mixture.spec import DEFAULT_SPEC, MixtureSpec
 
-    spec = MixtureSpec.from_file(args.spec) if args.spec else DEFAULT_SPEC
+    spec = MixtureSpec.from_file(_a_file(args.spec, "--spec")) if args.spec else DEFAULT_SPEC
     stats = run_mixture_job(args.corpus, args.output, spec, PipelineOptions(beam_args),
                             force=args.force)
     print(json.dumps(stats, indent=2))
@@ -141,7 +148,7 @@ def cmd_train(args, _):
 def cmd_predict(args, _):
     from model.predict import load
 
-    with open(args.image, "rb") as f:
+    with open(_a_file(args.image, "--image"), "rb") as f:
         print(load(args.checkpoint).predict(f.read(), args.prompt))
 
 
@@ -308,7 +315,8 @@ def main(argv=None):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         args.fn(args, beam_args)
-    except (FileNotFoundError, ValueError, KeyError) as e:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError,
+            KeyError) as e:
         if os.environ.get("OPENWEBLI_DEBUG"):
             raise
         print(f"openwebli {args.command}: error: {e}\n(set OPENWEBLI_DEBUG=1 for the traceback)",

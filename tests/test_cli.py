@@ -1,17 +1,22 @@
 """The ``openwebli`` command line: its commands and its errors."""
+import re
+
 import pytest
 
 from pipelines.cli import main, parser
 
-COMMANDS = {"demo", "build", "crawl", "fetch", "mixture", "train-scorer", "train", "predict", "eval-langid",
-            "eval-ocr"}
+COMMANDS = {"demo", "build", "crawl", "fetch", "mixture", "train-scorer", "train", "predict",
+            "eval-langid", "eval-ocr"}
 
 
 def test_commands_are_listed(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         parser().parse_args(["--help"])
+    assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert all(cmd in out for cmd in COMMANDS)
+    # The help's command list: one line per command, "    name   what it does".
+    listed = set(re.findall(r"^    ([a-z][a-z-]*) {2,}\S", out, re.MULTILINE))
+    assert listed == COMMANDS
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -30,6 +35,25 @@ def test_errors_are_one_clear_line(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_beam_flags_only_where_beam_runs():
-    with pytest.raises(SystemExit):
+def test_beam_flags_only_where_beam_runs(capsys):
+    with pytest.raises(SystemExit) as exit_:
         main(["train", "--data", "x", "--workdir", "y", "--runner=DirectRunner"])
+    assert exit_.value.code == 2  # argparse's usage error, before anything runs
+    assert "openwebli: error: unrecognized arguments: --runner=DirectRunner" in (
+        capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "--checkpoint", "/nonexistent", "--image", "{dir}"],
+    ["mixture", "--corpus", "/nonexistent", "--output", "{out}", "--spec", "{dir}"],
+    ["fetch", "--url-list", "{dir}", "--output", "{out}"],
+    ["crawl", "--input", "{dir}", "--output", "{out}"],
+])
+def test_a_folder_where_a_file_is_expected_is_one_clear_line(command, tmp_path, capsys):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    argv = [a.format(dir=folder, out=tmp_path / "out") for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} is a folder" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

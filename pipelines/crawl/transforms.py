@@ -239,9 +239,15 @@ class ReadUrlLists(beam.PTransform):
 
 
 def match_files(pattern: str) -> list[str]:
-    """A path or glob (any Beam filesystem) → the sorted paths it matches; none is an error."""
+    """A path or glob (any Beam filesystem) → the sorted paths it matches; none is an error, and
+    so is a local folder (its files are not guessed at)."""
+    import os
+
     from apache_beam.io.filesystems import FileSystems
 
+    if "://" not in pattern and os.path.isdir(pattern):
+        raise ValueError(f"{pattern} is a folder; give its files or a glob such as "
+                         f"{os.path.join(pattern, '*')}")
     matches = FileSystems.match([pattern])[0].metadata_list
     if not matches:
         raise FileNotFoundError(f"no file matches {pattern!r}")
