@@ -83,13 +83,62 @@ def read_records(folder: str, record_cls) -> list:
     return [from_row(record_cls, r) for r in rows]
 
 
+# What a stage writes in its folder: anything else there is the user's, and never deleted.
+STAGE_FILES = frozenset({"info.json", "stats.json", COMPLETED})
+STAGE_DIRS = frozenset({"rejects", "texts", "archived"})
+STAGE_PREFIXES = ("part-", "beam-temp-", "mixture-")  # shards, Beam's temporary shard folders
+
+
+def _entries(folder: str) -> list[tuple[str, str]]:
+    """(top-level name, path to delete) of everything under ``folder`` (local or any Beam
+    filesystem, where folders are only name prefixes)."""
+    if "://" not in folder:
+        return [(n, os.path.join(folder, n)) for n in sorted(os.listdir(folder))]
+    root = folder.rstrip("/") + "/"
+    matches = FileSystems.match([root + "**"])[0].metadata_list
+    return [(m.path[len(root):].split("/", 1)[0], m.path) for m in matches]
+
+
+def _is_stage_entry(name: str) -> bool:
+    return name in STAGE_FILES or name in STAGE_DIRS or name.startswith(STAGE_PREFIXES)
+
+
+def clear_folder(folder: str) -> None:
+    """Remove what an earlier run left in ``folder`` (its shards, rejects, markers), so that a
+    rerun never returns old records beside new ones (a run with fewer shards leaves the old
+    run's others behind). A folder that holds anything no stage writes is refused."""
+    if not FileSystems.exists(folder):
+        return
+    entries = _entries(folder)
+    foreign = sorted({name for name, _ in entries if not _is_stage_entry(name)})
+    if foreign:
+        raise ValueError(f"{folder} holds files that no openwebli stage wrote "
+                         f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
+                         "refusing to delete them: give a new or empty output folder")
+    if entries:
+        log.info("%s: removing the %d files of an earlier run", folder, len(entries))
+        FileSystems.delete([path for _, path in entries])
+
+
+def check_not_inside(output: str, inputs) -> None:
+    """Refuse an output folder that is one of the job's input folders or holds one (a rerun
+    clears its output first)."""
+    out = os.path.abspath(output)
+    for folder in inputs:
+        folder_abs = os.path.abspath(folder)
+        if folder_abs == out or folder_abs.startswith(out.rstrip(os.sep) + os.sep):
+            raise ValueError(f"output folder {output} would overwrite the input {folder}")
+
+
 def run_to_folder(output: str, record_cls, config, build, options=None, force: bool = False) -> dict:
     """Run the Beam job that ``build(pipeline)`` adds, writing ``output``; return its stats.
 
-    A folder marked COMPLETED is skipped unless ``force``; ``info.json`` records ``config``."""
+    A folder marked COMPLETED is skipped unless ``force``; otherwise whatever an earlier run
+    left is removed first, and COMPLETED is written last. ``info.json`` records ``config``."""
     if is_completed(output) and not force:
         log.info("%s is COMPLETED; skipping (pass force=True / --force to rebuild)", output)
         return read_json(output, "stats.json")
+    clear_folder(output)
     start = time.time()
     with make_pipeline(options) as p:
         build(p)

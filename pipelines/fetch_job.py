@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
-from pipelines.corpus_io import WriteRecords, WriteRejects, run_to_folder
+from pipelines.corpus_io import WriteRecords, WriteRejects, check_not_inside, run_to_folder
 from pipelines.crawl.transforms import match_files
 from pipelines.crawl_job import ARCHIVED, check_crawl_folder, read_url_lists
 from pipelines.fetch.images import ImageFetchConfig
@@ -78,6 +78,7 @@ def run_fetch_job(url_lists: tuple[str, ...], output: str, config: ImageFetchCon
         match_files(pattern)
     for folder in candidate_folders:
         check_crawl_folder(folder)
+    check_not_inside(output, candidate_folders)
     config_record = {"url_lists": list(url_lists), "candidate_folders": list(candidate_folders),
                      "images": dataclasses.asdict(config)}
     return run_to_folder(

@@ -14,7 +14,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
 from pipelines.beam_util import REJECTED, make_pipeline
-from pipelines.corpus_io import is_completed, mark_completed, read_json, write_info
+from pipelines.corpus_io import (check_not_inside, clear_folder, is_completed, mark_completed,
+                                 read_json, write_info)
 from pipelines.mixture.spec import MixtureSpec
 from pipelines.mixture.tasks import NotApplicable, TaskRegistry, task_rng
 from schemas import CorpusPair, Rejection, TaskExample, from_row
@@ -101,8 +102,10 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
     """Build the mixture folder from a finished corpus folder; return its stats."""
     if not is_completed(corpus):
         raise FileNotFoundError(f"{corpus} is not a finished corpus folder (no COMPLETED marker)")
+    check_not_inside(output, [corpus])
     if is_completed(output) and not force:
         return read_json(output, "stats.json")
+    clear_folder(output)
     os.makedirs(output, exist_ok=True)
     with make_pipeline(options) as p:
         pairs = (p | "ReadCorpus" >> beam.io.ReadFromParquet(os.path.join(corpus, "part-*.parquet"))
