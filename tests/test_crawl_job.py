@@ -88,3 +88,44 @@ def test_fetch_refuses_a_missing_or_unfinished_candidates_folder(tmp_path, capsy
 def test_no_fetch_without_archives_is_a_clear_error():
     with pytest.raises(ValueError, match="--no-fetch"):
         CorpusInputs(seeds=("http://127.0.0.1:1/",), fetch_missing=False)
+
+
+def _html(*links: str) -> tuple:
+    body = "".join(f'<a href="{link}">next</a>' for link in links)
+    page = f"<html><body>{body}</body></html>".encode()
+    return 200, {"Content-Type": "text/html; charset=utf-8"}, page
+
+
+@pytest.mark.parametrize("max_depth,same_host_only,expected", [
+    (0, True, [("a", "/0.html", 0)]),
+    (2, True, [("a", "/0.html", 0), ("a", "/1.html", 1), ("a", "/2.html", 2)]),
+    (2, False, [("a", "/0.html", 0), ("a", "/1.html", 1), ("b", "/x.html", 1),
+                ("a", "/2.html", 2), ("b", "/y.html", 2)]),
+])
+def test_crawl_follows_links_to_max_depth_on_the_same_host(max_depth, same_host_only, expected):
+    """A chain /0 → /1 → /2 → /3 on host a, whose /0 also links to host b (another port is
+    another host); /1 links back to /0, which is not fetched twice."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipelines.crawl.transforms import CrawlPages
+    from tests.loopback import serve
+
+    routes_a, routes_b = {}, {"/y.html": _html()}
+    with serve(routes_a) as a, serve(routes_b) as b:
+        hosts = {a: "a", b: "b"}
+        routes_a.update({"/0.html": _html("/1.html", f"{b}/x.html"),
+                         "/1.html": _html("/2.html", "/0.html"),
+                         "/2.html": _html("/3.html"), "/3.html": _html()})
+        routes_b["/x.html"] = _html("/y.html")
+        config = CrawlConfig(max_depth=max_depth, same_host_only=same_host_only,
+                             fetch=LOOPBACK.fetch)
+        with BeamTestPipeline() as p:
+            pages, rejects, urls = p | beam.Create([f"{a}/0.html"]) | CrawlPages(config)
+            where = lambda url: (hosts[url[:len(a)]], url[len(a):])
+            assert_that(pages | beam.Map(lambda page: (*where(page.url), page.depth)),
+                        equal_to(expected), label="Pages")
+            assert_that(urls | "Urls" >> beam.Map(where),
+                        equal_to([(h, path) for h, path, _ in expected]), label="Fetched")
+            assert_that(rejects, equal_to([]), label="NoRejects")

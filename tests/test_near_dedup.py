@@ -1,4 +1,5 @@
 """Near-duplicate removal by pHash bands, within the corpus and against evaluation images."""
+import dataclasses
 import io
 import random
 
@@ -58,3 +59,23 @@ def test_near_duplicates_and_eval_images_removed(tmp_path):
         assert_that(rejected | beam.Map(lambda r: (r.record_id, r.reason, r.detail)),
                     equal_to([("b", "near_duplicate", "of a"),
                               ("d", "eval_near_duplicate", "eval-0001.png")]), label="Rejected")
+
+
+@pytest.mark.parametrize("order", [("c", "a", "b"), ("b", "c", "a"), ("a", "b", "c")])
+def test_exact_dedup_keeps_the_smallest_pair_id_whatever_the_order(order):
+    """Three records with the same sha256 in any arrival order: "a" is kept, the others are
+    rejected naming it; a record with other bytes is untouched."""
+    from pipelines.dedup.transforms import ExactDedup
+    from schemas import Rejection
+
+    same = dataclasses.replace(_record("x", _jpeg(_scene(1))), sha256="1" * 64)
+    records = [dataclasses.replace(same, pair_id=pid) for pid in order]
+    records.append(dataclasses.replace(same, pair_id="0-other", sha256="2" * 64))
+    with BeamTestPipeline() as p:
+        kept, rejected = p | beam.Create(records) | ExactDedup()
+        assert_that(kept | beam.Map(lambda r: r.pair_id), equal_to(["a", "0-other"]),
+                    label="Kept")
+        assert_that(rejected | beam.Map(lambda r: (r.record_id, r.reason, r.detail)),
+                    equal_to([(pid, "duplicate_sha256", "same bytes as a") for pid in ("b", "c")]),
+                    label="Rejected")
+        assert_that(rejected | "Types" >> beam.Map(type), equal_to([Rejection] * 2), label="Types")

@@ -301,3 +301,22 @@ def test_16_bit_colour_png_stored_like_its_8_bit_version():
         assert verdict.keep
         stored.append(_stored(image))
     assert np.abs(stored[0] - stored[1]).max() <= 2 and stored[0][:, :90].min() > 100
+
+
+def test_bmp_is_kept_and_decoded_like_pillow():
+    import numpy as np
+
+    out = io.BytesIO()
+    _photo().save(out, format="BMP")
+    verdict, image = process_image(out.getvalue(), ImageRules(resize_mode="none"))
+    assert verdict.keep and (image.format, image.width, image.height) == ("BMP", 240, 160)
+    assert np.abs(_stored(image) - np.asarray(_photo(), float)).mean() < 2  # JPEG's loss only
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PPM", "ICO"])
+def test_formats_outside_the_accepted_list_are_unsupported_format(fmt):
+    out = io.BytesIO()
+    _photo((120, 100)).save(out, format=fmt)
+    verdict, image = process_image(out.getvalue())
+    assert (verdict.keep, verdict.reason, verdict.detail, image) == (
+        False, "unsupported_format", fmt, None)
