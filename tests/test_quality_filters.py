@@ -1,3 +1,4 @@
+import hashlib
 import io
 
 import pytest
@@ -60,7 +61,24 @@ def test_image_kept_resized_and_hashed():
     assert (image.width, image.height, image.format) == (1000, 500, "JPEG")
     stored = Image.open(io.BytesIO(image.jpeg))
     assert stored.size == (384, 192)
-    assert len(image.sha256) == 64 and len(image.phash) == 16
+    assert image.sha256 == hashlib.sha256(data).hexdigest()  # of the bytes as served
+
+
+def test_phash_is_imagehashs_on_real_photos(test_data):
+    """The stored image's pHash against imagehash.phash of the stored JPEG, on real COCO photos.
+    imagehash shrinks to 32x32 with Lanczos, phash area-averages, so a few bits may differ:
+    on all 79 photos of the set, 63 hashes were equal and 16 were 2 bits apart."""
+    import imagehash
+
+    from quality_filters.dedup import hamming
+
+    photos = sorted((test_data / "captions" / "coco-mini-val2017").rglob("*.jpg"))[:8]
+    distances = []
+    for path in photos:
+        verdict, image = process_image(path.read_bytes(), ImageRules(image_size=384))
+        reference = str(imagehash.phash(Image.open(io.BytesIO(image.jpeg))))
+        distances.append(hamming(image.phash, reference))
+    assert len(distances) == 8 and max(distances) <= 2, distances
 
 
 def test_robots_directives():
@@ -109,7 +127,8 @@ def test_transparent_png_stored_on_white():
     out = io.BytesIO()
     img.save(out, format="PNG")
     _, image = process_image(out.getvalue())
-    assert Image.open(io.BytesIO(image.jpeg)).convert("RGB").getpixel((50, 50)) > (250, 250, 250)
+    pixel = Image.open(io.BytesIO(image.jpeg)).convert("RGB").getpixel((50, 50))
+    assert min(pixel) >= 250, pixel  # every channel: (255, 0, 0) would not be white
 
 
 def test_truncated_progressive_jpeg_rejected_with_draft():
