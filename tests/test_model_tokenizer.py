@@ -9,15 +9,24 @@ from pipelines import synthetic
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    texts = [synthetic.scene_caption(synthetic.random_scene(random.Random(i)), lang)
-             for i in range(20) for lang in synthetic.LANGS]
-    return Tokenizer(train_tokenizer(texts, tmp_path_factory.mktemp("tok"), 600))
+    return Tokenizer(train_tokenizer(_texts(), tmp_path_factory.mktemp("tok"), 600))
 
 
-def test_special_ids(tokenizer):
+def _texts() -> list[str]:
+    return [synthetic.scene_caption(synthetic.random_scene(random.Random(i)), lang)
+            for i in range(20) for lang in synthetic.LANGS]
+
+
+def test_special_ids_and_vocabulary(tokenizer):
     sp = tokenizer.sp
     assert (sp.pad_id(), sp.eos_id(), sp.unk_id(), sp.bos_id()) == (PAD_ID, EOS_ID, UNK_ID, BOS_ID)
-    assert tokenizer.vocab_size <= 600  # a soft limit: a small corpus may give fewer pieces
+    pieces = [sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
+    # Byte fallback and full character coverage: the 256 byte pieces and every character of the
+    # texts (a space is "▁") are pieces, beside the 4 specials. 600 is a soft upper limit.
+    chars = {c for text in _texts() for c in text.replace(" ", "▁")}
+    assert sum(p.startswith("<0x") for p in pieces) == 256 and chars <= set(pieces)
+    assert 4 + 256 + len(chars) <= tokenizer.vocab_size <= 600
+    assert len(set(pieces)) == len(pieces) > 4 + 256 + len(chars)  # and some longer pieces
 
 
 @pytest.mark.parametrize("text", [

@@ -57,9 +57,47 @@ def test_short_real_run_learns_resumes_and_predicts(tmp_path, scorer_checkpoint)
 
     predictor = load(str(work))
     _assert_vit_is_the_scorers(predictor.params[FROZEN], scorer_checkpoint)
+    _assert_loaded_weights_are_trained(predictor, examples)
     answer = predictor.predict(examples[0].image, examples[0].prefix)
-    assert isinstance(answer, str) and answer
+    assert answer == _greedy_by_full_forward(predictor, examples[0])
     _assert_cli_predicts(work, examples[0], answer, tmp_path)
+
+
+def _greedy_by_full_forward(predictor, example) -> str:
+    """Greedy decoding written apart from Predictor: the whole model (``PaLI.__call__``, the
+    training forward pass) rerun on the answer so far, at most max_target_len tokens."""
+    from model.data import decode_image
+    from model.pali import PaLI
+    from model.tokenizer import EOS_ID
+
+    c, tokenizer = predictor.config, predictor.tokenizer
+    image = decode_image(example.image, c.image_size)[None]
+    prefix = tokenizer.encode(example.prefix, c.max_prefix_len)[None]
+    forward = jax.jit(PaLI(c).apply)  # compiled once: every call has the same shapes
+    answer: list[int] = []
+    while len(answer) < c.max_target_len:
+        decoder_input = np.zeros((1, c.max_target_len), np.int32)  # pad: the start token
+        decoder_input[0, 1:len(answer) + 1] = answer[:c.max_target_len - 1]
+        logits = forward({"params": predictor.params}, image, prefix, decoder_input)
+        token = int(np.argmax(logits[0, len(answer)]))
+        if token == EOS_ID:
+            break
+        answer.append(token)
+    return tokenizer.decode(answer)
+
+
+def _assert_loaded_weights_are_trained(predictor, examples):
+    """The checkpoint ``load`` restores is the trained one: its teacher-forced loss on the
+    training examples is under 0.7x that of the same config's fresh weights (the run's own
+    loss fell at least that much)."""
+    from model.data import example_features
+    from model.train import create_state, loss_fn
+
+    features = [example_features(ex, predictor.tokenizer, predictor.config) for ex in examples]
+    batch = {k: np.stack([f[k] for f in features]) for k in features[0]}
+    fresh = create_state(predictor.config, warn=False)
+    loss = jax.jit(lambda params: loss_fn(params, fresh.apply_fn, batch))
+    assert float(loss(predictor.params)) < 0.7 * float(loss(fresh.params))
 
 
 def _assert_cli_predicts(work, example, answer: str, tmp_path):
@@ -85,5 +123,15 @@ def _assert_vit_is_the_scorers(vit_params, checkpoint: str):
 
     expected = params_from_open_clip(torch.load(checkpoint, weights_only=True), heads=4)
     expected.pop("proj")
-    for a, b in zip(jax.tree.leaves(vit_params), jax.tree.leaves(expected)):
-        np.testing.assert_array_equal(np.asarray(a), b)
+    assert_same_tree(vit_params, expected)
+
+
+def assert_same_tree(actual, expected) -> None:
+    """The same parameter names (every one, none extra) with equal arrays."""
+    actual = dict(jax.tree_util.tree_flatten_with_path(actual)[0])
+    expected = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
+    name = lambda path: "/".join(str(getattr(k, "key", k)) for k in path)
+    assert sorted(map(name, actual)) == sorted(map(name, expected))
+    by_name = {name(k): v for k, v in expected.items()}
+    for path, value in actual.items():
+        np.testing.assert_array_equal(np.asarray(value), by_name[name(path)], err_msg=name(path))

@@ -5,6 +5,7 @@ import pytest
 
 from model.configs import get_config
 from model.vit import ViT, params_from_open_clip
+from tests.test_model_train import assert_same_tree
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +43,8 @@ def test_import_from_module_or_state_dict(clip):
     from_visual = params_from_open_clip(clip.visual)
     from_dict = params_from_open_clip(clip.visual.state_dict(), heads=4)
     for other in (from_visual, from_dict):
-        assert all(np.array_equal(a, b) for a, b in zip(_leaves(from_model), _leaves(other)))
+        assert_same_tree(other, from_model)
     assert len([k for k in from_model if k.startswith("block_")]) == get_config("demo").vit_layers
     with pytest.raises(ValueError, match="heads"):
         params_from_open_clip(clip.state_dict())
 
-
-def _leaves(tree):
-    import jax
-
-    return jax.tree.leaves(tree)

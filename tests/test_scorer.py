@@ -16,6 +16,9 @@ def scorer():
 
 
 def test_held_out_auc(scorer):
+    """Floors, not copies: `make models` measured a held-out AUC of 0.986 (0.979–0.995 per
+    language) on its own 1,200 pairs (scorer.json); 0.9 / 0.85 leave room for a retrain with
+    another torch build while failing a scorer that half learnt (chance is 0.5)."""
     metrics = evaluate(scorer, make_pairs(600, seed=424242))  # a seed training never uses
     assert metrics["auc"] >= 0.9, metrics
     assert set(metrics["auc_per_language"]) == set(synthetic.LANGS)
@@ -56,12 +59,42 @@ def test_bad_specs_fail_clearly(tmp_path):
         load_scorer(f"openwebli-tiny2:{tmp_path}/missing.pt", device="cpu")
 
 
+def _cosines_by_open_clip(checkpoint: str, images, texts) -> np.ndarray:
+    """Cosine of each (image, text) computed from open_clip's own model, apart from Scorer."""
+    import open_clip
+    import torch
+
+    from pipelines.score.scorer_model import PROJECT_MODEL, register_project_models
+
+    register_project_models()
+    model, _, preprocess = open_clip.create_model_and_transforms(PROJECT_MODEL,
+                                                                 pretrained=checkpoint)
+    tokens = open_clip.get_tokenizer(PROJECT_MODEL)(texts)
+    with torch.no_grad():
+        image = model.eval().encode_image(torch.stack([preprocess(i) for i in images])).numpy()
+        text = model.encode_text(tokens).numpy()
+    image /= np.linalg.norm(image, axis=1, keepdims=True)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    return (image * text).sum(axis=1)
+
+
+@pytest.mark.slow
 def test_a_few_training_steps_save_a_loadable_scorer(tmp_path):
     report = train_scorer(tmp_path, steps=2, batch_size=8, pool_size=64, held_out=120,
                           log=lambda _: None)
     saved = json.loads((tmp_path / "scorer.json").read_text())
-    assert saved == report and saved["steps"] == 2
-    assert set(saved["held_out"]["auc_per_language"]) <= set(synthetic.LANGS)
-    scores = load_scorer(f"openwebli-tiny:{tmp_path / 'scorer.pt'}").score(
-        [synthetic.render_sign("OPEN", (96, 64), random.Random(0))], ["an open sign"])
-    assert scores.shape == (1,) and -1 <= scores[0] <= 1
+    assert (saved["steps"], saved["batch_size"], saved["seed"]) == (2, 8, 0)
+    scorer = load_scorer(f"openwebli-tiny:{tmp_path / 'scorer.pt'}", device="cpu")
+    # The report describes the saved weights: their held-out figures, recomputed from the file
+    # on the held-out pairs (seed + 1000), which hold every language.
+    held_out = make_pairs(120, seed=1000)
+    assert saved["held_out"] == report["held_out"] == evaluate(scorer, held_out)
+    assert set(saved["held_out"]["auc_per_language"]) == {e.lang for e in held_out} == set(
+        synthetic.LANGS)
+    rng = random.Random(0)
+    images = [synthetic.render_sign("OPEN", (96, 64), rng),
+              synthetic.render_scene(synthetic.random_scene(rng), (96, 72), rng)]
+    texts = ["an open sign", "un cercle rouge sur fond bleu"]
+    np.testing.assert_allclose(scorer.score(images, texts),
+                               _cosines_by_open_clip(str(tmp_path / "scorer.pt"), images, texts),
+                               atol=1e-5)
