@@ -53,6 +53,17 @@ def corpus_config(eval_images: tuple = ()):
     return config.allowing_networks(("127.0.0.1/32",))
 
 
+def placeholder_alts(site_root) -> int:
+    """<img> tags whose alt is one of the placeholders the site generator writes, counted in
+    its HTML (the generator draws them at random)."""
+    import re
+    from pathlib import Path
+
+    alts = [alt for page in Path(site_root).rglob("*.html")
+            for alt in re.findall(r'<img [^>]*alt="([^"]*)"', page.read_text("utf-8"))]
+    return sum(alt in ("image", "IMG_0042.jpg", "photo") for alt in alts)
+
+
 @pytest.fixture(scope="session")
 def direct_corpus(site_url, small_site, tmp_path_factory):
     """The corpus job over the small site (with its evaluation image) on the DirectRunner:

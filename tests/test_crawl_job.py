@@ -10,6 +10,7 @@ from pipelines.fetch_job import run_fetch_job
 from pipelines.http import FetchConfig
 from schemas import Candidate, ImageRecord, Rejection
 from tests.test_archives import BOOK_TITLES
+from tests.conftest import placeholder_alts
 
 LOOPBACK = ImageFetchConfig(fetch=FetchConfig(allowed_networks=("127.0.0.1/32",)))
 
@@ -53,7 +54,10 @@ def test_site_crawl_leaves_the_candidates_to_fetch(site_crawl, small_site):
     assert list(stages) == ["crawl", "extract", "in_archive"] and _balanced(stats)
     assert stages["crawl"]["seen"] == small_site[1]["pages"]
     candidates = read_records(out, Candidate)
-    assert len(candidates) == stats["candidates_to_fetch"] == stages["extract"]["kept"] > 0
+    # The site's <img> tags less the robots-disallowed page's one and the 3 + placeholders
+    # that extraction rejects (tests/test_corpus_job.py::test_rejection_reasons says why).
+    expected = small_site[1]["img_tags"] - 1 - 3 - placeholder_alts(small_site[0])
+    assert len(candidates) == stats["candidates_to_fetch"] == stages["extract"]["kept"] == expected
     assert read_records(f"{out}/archived", ImageRecord) == []
     assert {r.stage for r in read_records(f"{out}/rejects", Rejection)} == {"crawl", "extract"}
 
@@ -65,11 +69,12 @@ def test_fetch_candidates_gives_the_images(site_crawl, tmp_path):
     fetch = stats["stages"]["fetch"]
     assert _balanced(stats) and fetch["seen"] == crawl_stats["candidates_to_fetch"]
     images = read_records(out, ImageRecord)
-    assert len(images) == fetch["kept"] > 0
-    assert {i.pair_id for i in images} <= {c.pair_id for c in read_records(crawled, Candidate)}
     # The fetch stage's verdicts on the site's odd images, as in the corpus job.
-    rejected = fetch["rejected"]
-    assert (rejected["undecodable"], rejected["too_small"], rejected["noai"]) == (3, 1, 1)
+    assert fetch["rejected"] == {"undecodable": 3, "too_small": 1, "extreme_aspect_ratio": 1,
+                                 "noai": 1, "http_404": 1}
+    assert len(images) == fetch["kept"] == crawl_stats["candidates_to_fetch"] - 7
+    candidates = {c.pair_id for c in read_records(crawled, Candidate)}
+    assert len({i.pair_id for i in images}) == len(images) and {i.pair_id for i in images} <= candidates
 
 
 @pytest.mark.parametrize("finished,message", [
