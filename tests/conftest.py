@@ -12,6 +12,42 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Where the project runs a real model: each OCR engine, the text gate's detector, lid.176, the
+# open_clip scorer, and any JAX train step. A test that reaches one of them without the
+# ``slow`` marker fails, so ``make test-fast`` (``-m "not slow"``) never runs a model by accident.
+MODEL_ENTRY_POINTS = [
+    ("pipelines.annotate.ocr", "EasyOcrBackend", "__init__"),
+    ("pipelines.annotate.ocr", "RapidOcrBackend", "__init__"),
+    ("pipelines.annotate.ocr", "TesseractBackend", "read"),
+    ("pipelines.annotate.gate", "TextGate", "__init__"),
+    ("pipelines.annotate.langid_model", "LangId", "__init__"),
+    ("pipelines.score.scorer_model", "Scorer", "_load"),
+    ("flax.training.train_state", "TrainState", "apply_gradients"),
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before a test's fixtures are set up (a module's model fixture included, when this test is
+    the first to ask for it): without ``slow``, every model entry point refuses."""
+    if item.get_closest_marker("slow"):
+        return
+    import importlib
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError(f"{item.nodeid} runs a real model: mark it @pytest.mark.slow "
+                             "(tests/conftest.py, MODEL_ENTRY_POINTS)")
+
+    item.model_guard = pytest.MonkeyPatch()
+    for module, cls, method in MODEL_ENTRY_POINTS:
+        item.model_guard.setattr(getattr(importlib.import_module(module), cls), method, refuse)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    if hasattr(item, "model_guard"):
+        item.model_guard.undo()
+
 
 @pytest.fixture(scope="session")
 def test_data() -> Path:

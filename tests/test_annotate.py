@@ -3,6 +3,7 @@ import io
 import random
 
 import apache_beam as beam
+import pytest
 from PIL import Image
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -10,6 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines.annotate.transforms import Annotate
 from pipelines.synthetic import render_sign
 from schemas import ImageRecord
+
+pytestmark = pytest.mark.slow  # real EasyOCR and lid.176
 
 
 def _record(pid: str, alt: str, jpeg: bytes, context: str = "") -> ImageRecord:

@@ -10,6 +10,8 @@ from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from schemas import CorpusPair
 from tests.conftest import placeholder_alts
 
+pytestmark = pytest.mark.slow  # the corpus job: every real model
+
 
 @pytest.fixture(scope="module")
 def corpus(direct_corpus):

@@ -6,6 +6,8 @@ import pytest
 from pipelines.annotate.eval_langid import evaluate_langid, markdown_table
 from pipelines.cli import main
 
+pytestmark = pytest.mark.slow  # lid.176 on 75 languages
+
 
 @pytest.fixture(scope="module")
 def sentences(test_data):

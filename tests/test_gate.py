@@ -2,12 +2,14 @@
 import random
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from pipelines.annotate.gate import GateConfig, GatedOcr, TextGate
 from pipelines.synthetic import random_scene, render_scene, render_sign
 
 
+@pytest.mark.slow
 def test_gate_sees_signs_and_web_sized_crops_not_plain_scenes():
     gate = TextGate()
     rng = random.Random(5)
@@ -28,6 +30,7 @@ class _CountingBackend:
         return ["line"]
 
 
+@pytest.mark.slow
 def test_gated_ocr_reads_only_where_the_gate_sees_text():
     backend = _CountingBackend()
     ocr = GatedOcr(backend, TextGate(GateConfig()))

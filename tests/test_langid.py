@@ -17,6 +17,7 @@ def langid():
     return LangId()
 
 
+@pytest.mark.slow
 def test_top1_accuracy_on_real_sentences(langid, test_data):
     accuracy = {}
     for lang in LANGS:
@@ -28,6 +29,7 @@ def test_top1_accuracy_on_real_sentences(langid, test_data):
     assert all(acc >= 0.9 for acc in accuracy.values()), accuracy
 
 
+@pytest.mark.slow
 def test_empty_and_multiline_text(langid):
     (empty, conf), (multi, _) = langid.predict(["", "Das ist ein Satz.\nUnd noch einer hier."])
     assert (empty, conf) == ("und", 0.0)
@@ -77,6 +79,7 @@ def test_sh_is_resolved_to_its_most_probable_member():
     assert _with_model(low).predict(["Dobar dan"]) == [("und", 0.4)]
 
 
+@pytest.mark.slow
 def test_real_model_resolves_sh_on_bosnian_and_croatian():
     langid = LangId(LangIdConfig(min_confidence=0.0))
     texts = {  # from ../shared/data/langid/sentences/{bs,hr}.txt
@@ -96,6 +99,7 @@ def _image_record(**kw) -> ImageRecord:
                        phash="0", **kw)
 
 
+@pytest.mark.slow
 def test_alt_context_and_ocr_text_get_their_own_labels_in_one_call(langid):
     calls = []
 

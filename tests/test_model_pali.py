@@ -32,6 +32,7 @@ def pali():
     return model, params, images, prefix, decoder_input
 
 
+@pytest.mark.slow  # compiles and runs the PaLI model (~15 s)
 def test_decoder_is_causal(pali):
     model, params, images, prefix, decoder_input = pali
     changed = decoder_input.copy()
@@ -41,6 +42,7 @@ def test_decoder_is_causal(pali):
     assert not np.allclose(a[:, 6:], b[:, 6:])
 
 
+@pytest.mark.slow
 def test_padding_is_ignored(pali):
     model, params, images, prefix, decoder_input = pali
     encoded, mask = model.apply(params, images, prefix, method=PaLI.encode)

@@ -11,6 +11,8 @@ from model.configs import get_config
 from model.pali import FROZEN
 from tests.test_model_data import make_examples, write_mixture
 
+pytestmark = pytest.mark.slow  # JAX training
+
 
 def _random_batch(config, n: int = 2) -> dict:
     rng, s = np.random.default_rng(0), config.image_size

@@ -7,6 +7,8 @@ from model.configs import get_config
 from model.vit import ViT, params_from_open_clip
 from tests.test_model_train import assert_same_tree
 
+pytestmark = pytest.mark.slow  # open_clip's tower against the Flax ViT
+
 
 @pytest.fixture(scope="module")
 def clip():

@@ -9,6 +9,7 @@ from pipelines.annotate.ocr import OcrConfig, image_array, load_backend, tessera
 from pipelines.synthetic import render_sign
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["easyocr", "rapidocr"])
 def test_backend_reads_a_rendered_word_offline(name):
     backend = load_backend(OcrConfig(backend=name))
@@ -23,6 +24,7 @@ def test_backend_reads_a_rendered_word_offline(name):
 
 # Tesseract is left out above: it does not read these signs (their board sits on a backdrop of
 # per-pixel noise); it reads clean web text such as buttons and banners, down to 11 px fonts.
+@pytest.mark.slow
 @pytest.mark.parametrize("text,font_px,pad", [("Book now", 11, 8), ("Summer Sale", 32, 24)])
 def test_tesseract_reads_a_rendered_button(text, font_px, pad):
     font = ImageFont.load_default(size=font_px)
@@ -36,6 +38,7 @@ def test_tesseract_reads_a_rendered_button(text, font_px, pad):
     assert 0.3 <= lines[0].confidence <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["easyocr", "rapidocr", "tesseract"])
 def test_blank_image_reads_nothing(name):
     backend = load_backend(OcrConfig(backend=name))

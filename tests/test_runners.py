@@ -15,6 +15,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.corpus_job import CorpusInputs, run_corpus_job
 from tests.conftest import corpus_config
 
+pytestmark = pytest.mark.slow  # the corpus job on two runners: every real model
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -62,4 +64,8 @@ def test_portable_runner_with_external_workers_matches_direct(
         "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"])
     seeds = CorpusInputs(seeds=(f"{site_url}/index.html",))
     stats = run_corpus_job(seeds, str(tmp_path), corpus_config((small_site[2],)), options)
-    assert stats == direct_corpus[1]
+    direct = dict(direct_corpus[1])
+    # The scorer's float32 cosines depend on which pairs share a batch (seen: 0.69069761 here,
+    # 0.69069773 on the DirectRunner): the threshold agrees to 1e-6, every count exactly.
+    assert stats.pop("score_threshold") == pytest.approx(direct.pop("score_threshold"), abs=1e-6)
+    assert stats == direct

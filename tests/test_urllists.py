@@ -69,6 +69,7 @@ def test_read_url_lists_transform_counts_every_row(test_data):
         assert_that(rows | "Rows" >> beam.CombineGlobally(sum), equal_to([2000]), label="Seen")
 
 
+@pytest.mark.slow
 def test_corpus_job_from_a_url_list_fetches_over_loopback(site_url, tmp_path):
     rows = [("a red circle on a blue background", f"{site_url}/img/g00-0.jpg"),
             ("a sign", f"{site_url}/img/s00-0.jpg"),

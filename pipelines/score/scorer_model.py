@@ -61,7 +61,6 @@ class Scorer:
     """A loaded open_clip model; ``score`` gives the cosine similarity of each (image, text)."""
 
     def __init__(self, name: str, checkpoint: str, device: str = "cpu"):
-        import open_clip
         import torch
 
         register_project_models()
@@ -71,8 +70,14 @@ class Scorer:
                 f"scorer checkpoint {checkpoint} not found; create it with "
                 "`openwebli train-scorer --output DIR` (or `make models`)")
         self.model_name, self.device, self._torch = name, device, torch
+        self._load(name, checkpoint)
+
+    def _load(self, name: str, checkpoint: str) -> None:
+        """The model's weights, preprocessing and tokenizer (the spec is checked by then)."""
+        import open_clip
+
         self.model, _, self.preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=checkpoint or None, device=device)
+            name, pretrained=checkpoint or None, device=self.device)
         self.model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(name)
 
