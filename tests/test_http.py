@@ -50,7 +50,7 @@ def test_endless_body_capped_and_slow_server_timed_out():
               "/slow": (200, {}, slow)}
     with serve(routes) as base:
         fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK, max_bytes=1_000_000,
-                                      read_timeout=0.5))
+                                      read_timeout=0.5), clock=FakeClock().clock())
         assert _reason(fetcher, base + "/big") == "body_too_large"
         assert _reason(fetcher, base + "/slow") in ("timeout", "read_error")
 
@@ -62,7 +62,8 @@ def test_endless_body_capped_and_slow_server_timed_out():
 ])
 def test_robots_rules(status, body, allowed):
     with serve({"/robots.txt": (status, {}, body)}) as base:
-        robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK)))
+        robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK),
+                                     clock=FakeClock().clock()))  # 503 is retried: no real waits
         assert {path: robots.allowed(base + path) for path in allowed} == allowed
 
 
