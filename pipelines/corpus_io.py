@@ -93,8 +93,10 @@ def _entries(folder: str) -> list[tuple[str, str]]:
     """(top-level name, path to delete) of everything under ``folder`` (local or any Beam
     filesystem, where folders are only name prefixes)."""
     if "://" not in folder:
+        if not os.path.exists(folder):
+            return []
         return [(n, os.path.join(folder, n)) for n in sorted(os.listdir(folder))]
-    root = folder.rstrip("/") + "/"
+    root = folder.rstrip("/") + "/"  # an object store has no folder to test for: list the prefix
     matches = FileSystems.match([root + "**"])[0].metadata_list
     return [(m.path[len(root):].split("/", 1)[0], m.path) for m in matches]
 
@@ -107,8 +109,6 @@ def clear_folder(folder: str) -> None:
     """Remove what an earlier run left in ``folder`` (its shards, rejects, markers), so that a
     rerun never returns old records beside new ones (a run with fewer shards leaves the old
     run's others behind). A folder that holds anything no stage writes is refused."""
-    if not FileSystems.exists(folder):
-        return
     entries = _entries(folder)
     foreign = sorted({name for name, _ in entries if not _is_stage_entry(name)})
     if foreign:

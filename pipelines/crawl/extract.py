@@ -183,10 +183,10 @@ def _reject_reason(ref: ImageRef, noai: bool) -> tuple[str, str]:
         return "data_uri", ""
     if not ref.src:
         return "no_src", ""
-    scheme = urllib.parse.urlsplit(ref.src).scheme.lower()
-    if scheme not in FETCHED_SCHEMES:
-        return "unsupported_scheme", scheme
-    if urllib.parse.urlsplit(ref.src).path.lower().endswith(_SKIP_EXTENSIONS):
+    parts = urllib.parse.urlsplit(ref.src)
+    if parts.scheme not in FETCHED_SCHEMES:  # urlsplit lower-cases the scheme
+        return "unsupported_scheme", parts.scheme
+    if parts.path.lower().endswith(_SKIP_EXTENSIONS):
         return "svg", ""
     verdict = check_alt_text(ref.alt)
     return (verdict.reason, verdict.detail) if not verdict.keep else ("", "")
