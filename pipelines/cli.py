@@ -256,7 +256,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mixture", help="corpus folder → PaLI mixture shards (ArrayRecord)")
     p.add_argument("--corpus", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--spec", help="JSON file: {\"rates\": {task: rate}, \"num_shards\": N}")
+    p.add_argument("--spec", help="JSON file: {\"rates\": {task: rate}, \"num_shards\": N} or "
+                                  "{\"mixture\": NAME, …} (default: the default mixture)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_mixture)
     p = sub.add_parser("train-scorer", help="train the project's contrastive scorer (SigLIP)")

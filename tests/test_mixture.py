@@ -7,7 +7,8 @@ from PIL import Image
 from pipelines.corpus_io import WriteRecords, mark_completed, read_json
 from pipelines.mixture.job import run_mixture_job
 from pipelines.mixture.spec import MixtureSpec
-from pipelines.mixture.tasks import NotApplicable, TaskRegistry, task_rng
+from pipelines.mixture.registry import Registry
+from pipelines.mixture.tasks import MIXTURES, TASKS, Mixture, NotApplicable, Task, task_rng
 from schemas import CorpusPair, OcrLine, TaskExample
 from schemas.codec import decode
 
@@ -34,19 +35,20 @@ def _pair(pid, alt="a green square on a red background", lang="en", ocr=""):
     ("split_captioning", _pair("a", alt="two words"), "caption_too_short"),
 ])
 def test_task_outcomes(task, pair, expect):
-    result = TaskRegistry.get(task)(pair, task_rng(task, pair.pair_id))
+    result = TASKS.get(task)(pair, task_rng(task, pair.pair_id))
     if isinstance(expect, str):
         assert result == NotApplicable(expect)
     else:
-        assert (result.prefix, result.target, result.source_id) == (*expect, pair.pair_id)
+        assert [(ex.task, ex.prefix, ex.target, ex.source_id, ex.image) for ex in result] == [
+            (task, *expect, pair.pair_id, pair.image_bytes)]
 
 
 @pytest.mark.parametrize("alt,lang", [("a green square on a red background", "en"),
                                       ("红色背景上的绿色正方形", "zh")])
 def test_split_captioning_splits_and_is_deterministic(alt, lang):
     pair = _pair("p1", alt=alt, lang=lang)
-    fn = TaskRegistry.get("split_captioning")
-    a, b = (fn(pair, task_rng("split_captioning", "p1")) for _ in range(2))
+    fn = TASKS.get("split_captioning")
+    (a,), (b,) = (fn(pair, task_rng("split_captioning", "p1")) for _ in range(2))
     assert a == b
     head = a.prefix.split(": ", 1)[1]
     joiner = "" if lang == "zh" else " "
@@ -54,14 +56,57 @@ def test_split_captioning_splits_and_is_deterministic(alt, lang):
 
 
 def test_registry_is_strict():
-    with pytest.raises(ValueError, match="already registered"):
-        TaskRegistry.add("ocr", lambda p, r: None)
+    registry = Registry("task")
+    registry.add("captioning", 1)
+    with pytest.raises(ValueError, match="task 'captioning' is already registered"):
+        registry.add("captioning", 2)
+    with pytest.raises(ValueError, match="snake_case"):
+        registry.add("Split-Captioning", 3)
+    registry.add("split_captioning", 4)
+    with pytest.raises(KeyError, match=r"unknown task 'captoning'; did you mean 'captioning' or "
+                                       r"'split_captioning'\?"):
+        registry.get("captoning")
+    assert registry.names() == ["captioning", "split_captioning"]
+    with pytest.raises(ValueError, match="task 'ocr' is already registered"):
+        TASKS.add("ocr", TASKS.get("ocr"))
+
+
+def test_tasks_declare_their_source_and_features():
+    assert TASKS.names() == ["captioning", "ocr", "split_captioning"]
+    assert {TASKS.get(n).source for n in TASKS.names()} == {"corpus"}
+    assert TASKS.get("ocr").description.startswith("``ocr``")
+    with pytest.raises(ValueError, match="unknown source kind 'webpage'"):
+        Task("x", "webpage", lambda r, rng: [])
+    with pytest.raises(ValueError, match=r"features \['pixels'\] are not TaskExample fields"):
+        Task("x", "corpus", lambda r, rng: [], features=("image", "pixels"))
+    empty = Task("x", "corpus", lambda r, rng: [])
+    assert empty(_pair("a"), task_rng("x", "a")) == NotApplicable("no_example")
+
+
+def test_mixtures_are_checked():
+    assert MIXTURES.get("default").task_names == ["captioning", "split_captioning", "ocr"]
     with pytest.raises(KeyError, match="did you mean 'captioning'"):
-        TaskRegistry.get("captoning")
-    with pytest.raises(KeyError):
-        MixtureSpec(rates={"captoning": 1.0})
-    with pytest.raises(ValueError):
-        MixtureSpec(rates={"ocr": 0.0})
+        Mixture("m", (("captoning", 1.0),))
+    with pytest.raises(ValueError, match=r"names tasks twice: \['ocr'\]"):
+        Mixture("m", (("ocr", 1.0), ("ocr", 0.5)))
+    with pytest.raises(ValueError, match="rate of task 'ocr' must be in"):
+        MixtureSpec.of(rates={"ocr": 0.0})
+    with pytest.raises(KeyError, match="unknown mixture 'defualt'; did you mean 'default'"):
+        MixtureSpec.of(mixture="defualt")
+    assert MixtureSpec.of(mixture="default", num_shards=2).rates == {
+        "captioning": 1.0, "split_captioning": 1.0, "ocr": 1.0}
+
+
+def test_spec_file_refuses_a_task_named_twice(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"rates": {"ocr": 1.0, "ocr": 0.5}}')
+    with pytest.raises(ValueError, match=r"keys given twice: \['ocr'\]"):
+        MixtureSpec.from_file(str(spec))
+    spec.write_text('{"rates": {"ocr": 1.0}, "shards": 2}')
+    with pytest.raises(ValueError, match=r"unknown keys \['shards'\]"):
+        MixtureSpec.from_file(str(spec))
+    spec.write_text('{"mixture": "default", "num_shards": 2}')
+    assert MixtureSpec.from_file(str(spec)) == MixtureSpec(MIXTURES.get("default"), 2)
 
 
 def test_mixture_job_writes_arrayrecord_shards(tmp_path):
@@ -74,8 +119,8 @@ def test_mixture_job_writes_arrayrecord_shards(tmp_path):
     with beam.Pipeline() as p:
         p | beam.Create(pairs) | WriteRecords(corpus, CorpusPair)
     mark_completed(corpus)
-    stats = run_mixture_job(corpus, out, MixtureSpec(rates={"captioning": 1.0, "ocr": 1.0},
-                                                     num_shards=3))
+    stats = run_mixture_job(corpus, out, MixtureSpec.of(rates={"captioning": 1.0, "ocr": 1.0},
+                                                        num_shards=3))
     assert stats["stages"]["mixture"] == {"seen": 11, "kept": 10, "rejected": {"no_task_applies": 1},
                                           "balanced": True}
     assert stats["tasks"]["ocr"] == {"examples": 5, "skipped": {"no_text_in_image": 6}}

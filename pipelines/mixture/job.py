@@ -13,11 +13,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
-from pipelines.beam_util import REJECTED, make_pipeline
-from pipelines.corpus_io import (check_not_inside, clear_folder, is_completed, mark_completed,
-                                 read_json, write_info)
+from pipelines.beam_util import REJECTED
+from pipelines.corpus_io import check_not_inside, is_completed, run_to_folder
 from pipelines.mixture.spec import MixtureSpec
-from pipelines.mixture.tasks import NotApplicable, TaskRegistry, task_rng
+from pipelines.mixture.tasks import TASKS, NotApplicable, task_rng
 from schemas import CorpusPair, Rejection, TaskExample, from_row
 from schemas.codec import encode
 
@@ -26,26 +25,28 @@ SHARD_PREFIX = "mixture"
 
 
 class MakeExamplesFn(beam.DoFn):
-    """CorpusPair → its TaskExamples; a pair no task applies to is rejected."""
+    """CorpusPair → its TaskExamples; a pair no task applies to is rejected. Receives task
+    names and rates only, and looks the tasks up on the worker."""
 
     def __init__(self, rates: dict[str, float]):
         self.rates = dict(rates)
 
     def setup(self):
-        self.tasks = {name: TaskRegistry.get(name) for name in self.rates}
+        self.tasks = {name: TASKS.get(name) for name in self.rates}
 
     def process(self, pair: CorpusPair):
         made = 0
         for name, rate in self.rates.items():
             rng = task_rng(name, pair.pair_id)
-            result = self.tasks[name](pair, rng) if rng.random() < rate else NotApplicable(
+            built = self.tasks[name](pair, rng) if rng.random() < rate else NotApplicable(
                 "not_sampled")
-            if isinstance(result, NotApplicable):
-                yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, f"skipped:{result.reason}"))
+            if isinstance(built, NotApplicable):
+                yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, f"skipped:{built.reason}"))
                 continue
             made += 1
-            yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, "examples"))
-            yield result
+            for example in built:
+                yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, "examples"))
+                yield example
         if not made:
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection.of(pair, "mixture",
                                                                   "no_task_applies"))
@@ -103,15 +104,13 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
     if not is_completed(corpus):
         raise FileNotFoundError(f"{corpus} is not a finished corpus folder (no COMPLETED marker)")
     check_not_inside(output, [corpus])
-    if is_completed(output) and not force:
-        return read_json(output, "stats.json")
-    clear_folder(output)
-    os.makedirs(output, exist_ok=True)
-    with make_pipeline(options) as p:
+    config = {"corpus": corpus, "mixture": spec.mixture.name, "rates": spec.rates,
+              "num_shards": spec.num_shards, "encoding": "schemas.codec"}
+
+    def build(p):
+        os.makedirs(output, exist_ok=True)  # ArrayRecord writes local paths only
         pairs = (p | "ReadCorpus" >> beam.io.ReadFromParquet(os.path.join(corpus, "part-*.parquet"))
                  | "ToPairs" >> beam.Map(lambda row: from_row(CorpusPair, row)))
         build_mixture(pairs, output, spec)
-    write_info(output, TaskExample, {"corpus": corpus, "rates": spec.rates,
-                                     "num_shards": spec.num_shards, "encoding": "schemas.codec"})
-    mark_completed(output)
-    return read_json(output, "stats.json")
+
+    return run_to_folder(output, TaskExample, config, build, options, force)

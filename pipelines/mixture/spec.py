@@ -1,35 +1,55 @@
-"""A mixture spec: which tasks, at what rate (the fraction of pairs each task samples)."""
+"""A mixture spec: the job's config. Which mixture (a registered one, or tasks with rates given
+here) and how many shards to write."""
 from __future__ import annotations
 
 import dataclasses
 import json
 
-from pipelines.mixture.tasks import TaskRegistry
+from pipelines.mixture.tasks import MIXTURES, Mixture
+
+SPEC_KEYS = ("mixture", "rates", "num_shards")
 
 
 @dataclasses.dataclass(frozen=True)
 class MixtureSpec:
-    rates: dict[str, float]  # task name → fraction of applicable pairs used, in (0, 1]
+    mixture: Mixture
     num_shards: int = 4
 
     def __post_init__(self):
-        if not self.rates:
-            raise ValueError("a mixture needs at least one task")
-        for name, rate in self.rates.items():
-            TaskRegistry.get(name)  # unknown names fail here, with a suggestion
-            if not 0.0 < rate <= 1.0:
-                raise ValueError(f"rate of task {name!r} must be in (0, 1], got {rate}")
         if self.num_shards < 1:
             raise ValueError("num_shards must be ≥ 1")
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return dict(self.mixture.rates)
+
+    @classmethod
+    def of(cls, rates: dict[str, float] | None = None, mixture: str | None = None,
+           num_shards: int = 4) -> "MixtureSpec":
+        """A registered ``mixture`` by name, or a new one of the tasks and ``rates`` given."""
+        if (rates is None) == (mixture is None):
+            raise ValueError("a mixture spec gives either \"mixture\" (a registered name) or "
+                             "\"rates\" ({task: rate})")
+        chosen = MIXTURES.get(mixture) if mixture else Mixture("custom", tuple(rates.items()))
+        return cls(mixture=chosen, num_shards=num_shards)
 
     @classmethod
     def from_file(cls, path: str) -> "MixtureSpec":
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        unknown = set(data) - {"rates", "num_shards"}
+            data = json.load(f, object_pairs_hook=_refuse_repeated_keys)
+        unknown = set(data) - set(SPEC_KEYS)
         if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected rates, num_shards")
-        return cls(**data)
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected {', '.join(SPEC_KEYS)}")
+        return cls.of(**data)
 
 
-DEFAULT_SPEC = MixtureSpec(rates={"captioning": 1.0, "split_captioning": 1.0, "ocr": 1.0})
+def _refuse_repeated_keys(pairs: list[tuple]) -> dict:
+    """json.load keeps the last of two equal keys; a spec that names a task twice is an error."""
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"keys given twice: {repeated}")
+    return dict(pairs)
+
+
+DEFAULT_SPEC = MixtureSpec(mixture=MIXTURES.get("default"))

@@ -1,67 +1,117 @@
-"""The PaLI mixture's tasks: pure per-pair functions in a strict registry.
+"""The PaLI mixture's tasks and mixtures, in strict registries (seqio's shape, without
+TensorFlow). Pure: builders never import Beam.
 
-A task turns one corpus pair into zero or one task example, or says why it does not apply.
-Workers receive task *names* and look them up here, never pickled closures. Randomness (where
-to split a caption) is seeded from the task name and the pair id, so a rerun is identical.
+- A **task** is a name, the kind of source record it reads (``corpus``: a corpus pair), a pure
+  builder ``(record, rng) → [TaskExample, …]`` (zero or more), or ``NotApplicable(reason)``
+  when it makes nothing and says why, and the features its examples carry.
+- A **mixture** is a name and its tasks with rates.
+
+Workers receive names and look them up in ``TASKS`` / ``MIXTURES``. Randomness (where to split a
+caption, which pairs a rate samples) is seeded from the task name and the record id, so a rerun
+is identical.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import random
 from typing import Callable
 
+from pipelines.mixture.registry import Registry
 from schemas import CorpusPair, TaskExample
+
+SOURCE_KINDS = ("corpus",)  # the records a task's builder can read
+EXAMPLE_FEATURES = tuple(f.name for f in dataclasses.fields(TaskExample))
 
 
 @dataclasses.dataclass(frozen=True)
 class NotApplicable:
-    """Why a task made no example from a pair (counted, the pair goes on to other tasks)."""
+    """Why a task made no example from a record (counted; the record goes on to other tasks)."""
 
     reason: str
 
 
-TaskFn = Callable[[CorpusPair, random.Random], "TaskExample | NotApplicable"]
+Built = list[TaskExample] | NotApplicable
+Builder = Callable[[CorpusPair, random.Random], Built]
 
 
-class TaskRegistry:
-    _tasks: dict[str, TaskFn] = {}
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A task: ``build(record, rng)`` turns one ``source`` record into its examples."""
 
-    @classmethod
-    def add(cls, name: str, fn: TaskFn) -> TaskFn:
-        if name in cls._tasks:
-            raise ValueError(f"task {name!r} is already registered")
-        if not name.replace("_", "").isalnum():
-            raise ValueError(f"task names are snake_case words, got {name!r}")
-        cls._tasks[name] = fn
+    name: str
+    source: str
+    build: Builder
+    features: tuple[str, ...] = EXAMPLE_FEATURES
+    description: str = ""
+
+    def __post_init__(self):
+        if self.source not in SOURCE_KINDS:
+            raise ValueError(f"task {self.name!r}: unknown source kind {self.source!r}; "
+                             f"expected one of {SOURCE_KINDS}")
+        unknown = set(self.features) - set(EXAMPLE_FEATURES)
+        if unknown:
+            raise ValueError(f"task {self.name!r}: features {sorted(unknown)} are not "
+                             f"TaskExample fields {EXAMPLE_FEATURES}")
+
+    def __call__(self, record, rng: random.Random) -> Built:
+        built = self.build(record, rng)
+        if isinstance(built, NotApplicable):
+            return built
+        examples = list(built)
+        if any(ex.task != self.name for ex in examples):
+            raise ValueError(f"task {self.name!r} built an example of another task")
+        return examples if examples else NotApplicable("no_example")
+
+
+TASKS: Registry[Task] = Registry("task")
+
+
+def task(name: str, source: str = "corpus", features: tuple[str, ...] = EXAMPLE_FEATURES):
+    """Decorator: register the builder as task ``name`` (its docstring describes it)."""
+
+    def register(fn: Builder) -> Builder:
+        TASKS.add(name, Task(name=name, source=source, build=fn, features=features,
+                             description=(fn.__doc__ or "").strip()))
         return fn
 
-    @classmethod
-    def get(cls, name: str) -> TaskFn:
-        if name not in cls._tasks:
-            close = difflib.get_close_matches(name, cls._tasks, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise KeyError(f"unknown task {name!r}{hint} (have {sorted(cls._tasks)})")
-        return cls._tasks[name]
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return sorted(cls._tasks)
+    return register
 
 
-def task(name: str):
-    """Decorator: register a task function under ``name``."""
-    return lambda fn: TaskRegistry.add(name, fn)
+@dataclasses.dataclass(frozen=True)
+class Mixture:
+    """Tasks with rates: each rate is the share of a task's applicable records it samples."""
+
+    name: str
+    rates: tuple[tuple[str, float], ...]
+
+    def __post_init__(self):
+        if not self.rates:
+            raise ValueError(f"mixture {self.name!r} needs at least one task")
+        names = [name for name, _ in self.rates]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"mixture {self.name!r} names tasks twice: {repeated}")
+        for name, rate in self.rates:
+            TASKS.get(name)  # unknown names fail here, with the closest ones
+            if not 0.0 < rate <= 1.0:
+                raise ValueError(f"rate of task {name!r} must be in (0, 1], got {rate}")
+
+    @property
+    def task_names(self) -> list[str]:
+        return [name for name, _ in self.rates]
 
 
-def task_rng(task_name: str, pair_id: str) -> random.Random:
-    return random.Random(hashlib.sha256(f"{task_name}/{pair_id}".encode()).digest())
+MIXTURES: Registry[Mixture] = Registry("mixture")
 
 
-def _example(pair: CorpusPair, name: str, prefix: str, target: str) -> TaskExample:
-    return TaskExample(task=name, image=pair.image_bytes, prefix=prefix, target=target,
-                       lang=pair.lang, source_id=pair.pair_id)
+def task_rng(task_name: str, record_id: str) -> random.Random:
+    return random.Random(hashlib.sha256(f"{task_name}/{record_id}".encode()).digest())
+
+
+def _example(pair: CorpusPair, name: str, prefix: str, target: str) -> list[TaskExample]:
+    return [TaskExample(task=name, image=pair.image_bytes, prefix=prefix, target=target,
+                        lang=pair.lang, source_id=pair.pair_id)]
 
 
 @task("captioning")
@@ -98,3 +148,7 @@ def ocr(pair: CorpusPair, rng: random.Random):
     if not pair.ocr_text:
         return NotApplicable("no_text_in_image")
     return _example(pair, "ocr", "ocr", pair.ocr_text)
+
+
+MIXTURES.add("default", Mixture("default", (("captioning", 1.0), ("split_captioning", 1.0),
+                                            ("ocr", 1.0))))
