@@ -7,6 +7,8 @@ Terms:
 - **pair** / **annotated pair**: an image record with language ID and OCR results.
 - **corpus pair**: an annotated pair with its contrastive score, kept by the top-k% cut.
 - **rejection**: a record that a stage did not pass on, with the stage and the reason.
+- **labelled image**: an image of an existing dataset (COCO, Open Images) with its captions and
+  object boxes, a mixture source beside the corpus.
 - **task example**: one (image, prefix, target) training example of a mixture task.
 - **shard**: one file of a stage's output (``part-*.parquet`` or ``*.array_record``).
 - **mixture**: a weighted set of tasks turned into shards for the trainer.
@@ -17,9 +19,11 @@ its fields (``schemas.arrow``), so the Parquet columns are exactly the field nam
 from schemas.records import (
     SCHEMA_VERSION,
     AnnotatedPair,
+    BoxedObject,
     Candidate,
     CorpusPair,
     ImageRecord,
+    LabelledImage,
     OcrLine,
     Page,
     PageText,
@@ -31,6 +35,6 @@ from schemas.records import (
 from schemas.arrow import arrow_schema, from_row, to_row
 
 __all__ = [
-    "SCHEMA_VERSION", "AnnotatedPair", "Candidate", "CorpusPair", "ImageRecord", "OcrLine", "Page", "PageText",
+    "SCHEMA_VERSION", "AnnotatedPair", "BoxedObject", "Candidate", "CorpusPair", "ImageRecord", "LabelledImage", "OcrLine", "Page", "PageText",
     "Rejection", "TaskExample", "extend", "pair_id", "arrow_schema", "from_row", "to_row",
 ]

@@ -135,6 +135,30 @@ class Rejection:
 
 
 @dataclasses.dataclass(**_RECORD)
+class BoxedObject:
+    """One object in an image: its label and its box as [ymin, xmin, ymax, xmax], fractions of
+    the image's height and width (PaLI's order)."""
+
+    label: str
+    box: list[float]
+
+
+@dataclasses.dataclass(**_RECORD)
+class LabelledImage:
+    """An image of an existing dataset with what people wrote about it: captions and object
+    boxes (COCO, Open Images). A mixture source beside the corpus, as PaLI used CC3M-35L and
+    Open Images."""
+
+    image_id: str
+    image: bytes  # the file as stored
+    width: int
+    height: int
+    captions: list[str]
+    objects: list[BoxedObject]
+    lang: str = "en"  # of the captions and labels
+
+
+@dataclasses.dataclass(**_RECORD)
 class TaskExample:
     """One training example of a mixture task: the model reads (image, prefix), writes target."""
 

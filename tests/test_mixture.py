@@ -72,8 +72,9 @@ def test_registry_is_strict():
 
 
 def test_tasks_declare_their_source_and_features():
-    assert TASKS.names() == ["captioning", "ocr", "split_captioning"]
-    assert {TASKS.get(n).source for n in TASKS.names()} == {"corpus"}
+    assert TASKS.names() == ["captioning", "detection", "ocr", "split_captioning"]
+    assert {n: TASKS.get(n).source for n in TASKS.names()} == {
+        "captioning": "corpus", "detection": "coco", "ocr": "corpus", "split_captioning": "corpus"}
     assert TASKS.get("ocr").description.startswith("``ocr``")
     with pytest.raises(ValueError, match="unknown source kind 'webpage'"):
         Task("x", "webpage", lambda r, rng: [])
@@ -107,6 +108,14 @@ def test_spec_file_refuses_a_task_named_twice(tmp_path):
         MixtureSpec.from_file(str(spec))
     spec.write_text('{"mixture": "default", "num_shards": 2}')
     assert MixtureSpec.from_file(str(spec)) == MixtureSpec(MIXTURES.get("default"), 2)
+
+
+def test_the_mixture_job_refuses_a_task_of_another_source(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    mark_completed(str(corpus))
+    with pytest.raises(ValueError, match="task 'detection' reads coco records"):
+        run_mixture_job(str(corpus), str(tmp_path / "out"), MixtureSpec.of(rates={"detection": 1.0}))
 
 
 def test_mixture_job_writes_arrayrecord_shards(tmp_path):

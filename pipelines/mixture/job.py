@@ -104,6 +104,10 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
     if not is_completed(corpus):
         raise FileNotFoundError(f"{corpus} is not a finished corpus folder (no COMPLETED marker)")
     check_not_inside(output, [corpus])
+    for name in spec.rates:
+        if TASKS.get(name).source != "corpus":
+            raise ValueError(f"task {name!r} reads {TASKS.get(name).source} records; the mixture "
+                             "job reads a corpus folder only, so far")
     config = {"corpus": corpus, "mixture": spec.mixture.name, "rates": spec.rates,
               "num_shards": spec.num_shards, "encoding": "schemas.codec"}
 

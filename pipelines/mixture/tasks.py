@@ -1,7 +1,8 @@
 """The PaLI mixture's tasks and mixtures, in strict registries (seqio's shape, without
 TensorFlow). Pure: builders never import Beam.
 
-- A **task** is a name, the kind of source record it reads (``corpus``: a corpus pair), a pure
+- A **task** is a name, the kind of source record it reads (``corpus``: a corpus pair; ``coco``:
+  a labelled image of an existing dataset), a pure
   builder ``(record, rng) → [TaskExample, …]`` (zero or more), or ``NotApplicable(reason)``
   when it makes nothing and says why, and the features its examples carry.
 - A **mixture** is a name and its tasks with rates.
@@ -18,9 +19,9 @@ import random
 from typing import Callable
 
 from pipelines.mixture.registry import Registry
-from schemas import CorpusPair, TaskExample
+from schemas import BoxedObject, CorpusPair, LabelledImage, TaskExample
 
-SOURCE_KINDS = ("corpus",)  # the records a task's builder can read
+SOURCE_KINDS = ("corpus", "coco")  # corpus: CorpusPair; coco: LabelledImage (sources.py)
 EXAMPLE_FEATURES = tuple(f.name for f in dataclasses.fields(TaskExample))
 
 
@@ -32,7 +33,7 @@ class NotApplicable:
 
 
 Built = list[TaskExample] | NotApplicable
-Builder = Callable[[CorpusPair, random.Random], Built]
+Builder = Callable[["CorpusPair | LabelledImage", random.Random], Built]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +149,33 @@ def ocr(pair: CorpusPair, rng: random.Random):
     if not pair.ocr_text:
         return NotApplicable("no_text_in_image")
     return _example(pair, "ocr", "ocr", pair.ocr_text)
+
+
+
+LOC_BINS = 1024  # PaLI / PaliGemma's <loc0000> … <loc1023>
+
+
+def loc_token(fraction: float) -> str:
+    """A coordinate (a fraction of the image's height or width) as its location token."""
+    return f"<loc{round(min(max(fraction, 0.0), 1.0) * (LOC_BINS - 1)):04d}>"
+
+
+def box_tokens(obj: BoxedObject) -> str:
+    """``<locYMIN><locXMIN><locYMAX><locXMAX>``."""
+    return "".join(map(loc_token, obj.box))
+
+
+@task("detection", source="coco")
+def detection(image: LabelledImage, rng: random.Random):
+    """``detect a ; b`` → ``<locYMIN><locXMIN><locYMAX><locXMAX> a ; …``: the image's labels in
+    alphabetical order, then every box of each label, top to bottom, left to right."""
+    if not image.objects:
+        return NotApplicable("no_objects")
+    labels = sorted({o.label for o in image.objects})
+    boxes = [f"{box_tokens(o)} {o.label}" for label in labels
+             for o in sorted((o for o in image.objects if o.label == label), key=lambda o: o.box)]
+    return [TaskExample(task="detection", image=image.image, prefix="detect " + " ; ".join(labels),
+                        target=" ; ".join(boxes), lang=image.lang, source_id=image.image_id)]
 
 
 MIXTURES.add("default", Mixture("default", (("captioning", 1.0), ("split_captioning", 1.0),
