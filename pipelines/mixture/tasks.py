@@ -19,9 +19,11 @@ import random
 from typing import Callable
 
 from pipelines.mixture.registry import Registry
-from schemas import BoxedObject, CorpusPair, LabelledImage, TaskExample
+from pipelines.mixture import span_corruption as spans
+from schemas import BoxedObject, CorpusPair, LabelledImage, PageText, TaskExample, pair_id
 
-SOURCE_KINDS = ("corpus", "coco")  # corpus: CorpusPair; coco: LabelledImage (sources.py)
+# corpus: CorpusPair; coco: LabelledImage (sources.py); text: PageText (WET texts, text files)
+SOURCE_KINDS = ("corpus", "coco", "text")
 EXAMPLE_FEATURES = tuple(f.name for f in dataclasses.fields(TaskExample))
 
 
@@ -33,7 +35,7 @@ class NotApplicable:
 
 
 Built = list[TaskExample] | NotApplicable
-Builder = Callable[["CorpusPair | LabelledImage", random.Random], Built]
+Builder = Callable[["CorpusPair | LabelledImage | PageText", random.Random], Built]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +178,30 @@ def detection(image: LabelledImage, rng: random.Random):
              for o in sorted((o for o in image.objects if o.label == label), key=lambda o: o.box)]
     return [TaskExample(task="detection", image=image.image, prefix="detect " + " ; ".join(labels),
                         target=" ; ".join(boxes), lang=image.lang, source_id=image.image_id)]
+
+
+SPAN_CHUNK = 256  # units per span-corruption example (a longer text gives several)
+SPAN_MIN_UNITS = 8
+SPAN_MAX_CHUNKS = 8  # per text: one long page does not outweigh many short ones
+
+
+@task("span_corruption", source="text")
+def span_corruption(text: PageText, rng: random.Random):
+    """T5 span corruption (15% noise, mean span 3): the text with spans replaced by
+    ``<extra_id_N>`` → each sentinel and its span; text only (no image), up to 8 examples of at
+    most 256 words a text."""
+    words, joiner = spans.units(text.text)
+    if len(words) < SPAN_MIN_UNITS:
+        return NotApplicable("text_too_short")
+    out = []
+    for i in range(0, min(len(words), SPAN_CHUNK * SPAN_MAX_CHUNKS), SPAN_CHUNK):
+        chunk = words[i:i + SPAN_CHUNK]
+        if len(chunk) < SPAN_MIN_UNITS:
+            break
+        prefix, target = spans.corrupt(chunk, joiner, rng)
+        out.append(TaskExample(task="span_corruption", image=b"", prefix=prefix, target=target,
+                               lang="und", source_id=pair_id(text.url, f"chunk {i // SPAN_CHUNK}")))
+    return out
 
 
 MIXTURES.add("default", Mixture("default", (("captioning", 1.0), ("split_captioning", 1.0),
