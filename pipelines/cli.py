@@ -285,7 +285,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="answer a prompt about an image")
     p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
     p.add_argument("--image", required=True)
-    p.add_argument("--prompt", default="caption en")
+    from pipelines.mixture.prompts import prompt
+
+    p.add_argument("--prompt", default=prompt("captioning", lang="en"),
+                   help="a task's prompt in the mixture's style (pipelines/mixture/prompts.py); "
+                        "default: English captioning in the default style")
     p.set_defaults(fn=cmd_predict)
     return top
 

@@ -16,6 +16,7 @@ from pipelines.corpus_io import read_records
 from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from pipelines.dedup.near import NearDedupConfig
 from pipelines.mixture.job import run_mixture_job
+from pipelines.mixture.prompts import prompt as task_prompt
 from pipelines.mixture.spec import DEFAULT_SPEC
 from pipelines.sample_site import generate_site, serve_site
 from pipelines.score.scorer_model import default_scorer_spec
@@ -63,7 +64,7 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     pairs = read_records(corpus, CorpusPair)
     labelled = [p for p in pairs if p.lang != "und"] or pairs
     pair = max(labelled, key=lambda p: p.score)  # the best pair the captioning task used
-    prompt = f"caption {pair.lang}"
+    prompt = task_prompt("captioning", DEFAULT_SPEC.style, lang=pair.lang)
     prediction = load(train_dir).predict(pair.image_bytes, prompt)
     _banner("summary")
     print(format_funnel(stats))

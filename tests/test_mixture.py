@@ -1,3 +1,4 @@
+import dataclasses
 import glob
 import io
 
@@ -27,15 +28,24 @@ def _pair(pid, alt="a green square on a red background", lang="en", ocr=""):
                       ocr_text=ocr, ocr_lang="en" if ocr else "und", score=0.5)
 
 
-@pytest.mark.parametrize("task,pair,expect", [
-    ("captioning", _pair("a"), ("caption en", "a green square on a red background")),
-    ("captioning", _pair("a", lang="und"), "undetermined_language"),
-    ("ocr", _pair("a", ocr="OPEN"), ("ocr", "OPEN")),
-    ("ocr", _pair("a"), "no_text_in_image"),
-    ("split_captioning", _pair("a", alt="two words"), "caption_too_short"),
+@pytest.mark.parametrize("task,pair,style,expect", [
+    ("captioning", _pair("a"), "pali",
+     ("Generate the alt_text in en", "a green square on a red background")),
+    ("captioning", _pair("a"), "paligemma", ("caption en", "a green square on a red background")),
+    ("captioning", _pair("a", lang="und"), "pali", "undetermined_language"),
+    ("ocr", _pair("a", ocr="OPEN"), "pali", ("Generate the OCR text in en", "OPEN")),
+    ("ocr", _pair("a", ocr="OPEN"), "paligemma", ("ocr", "OPEN")),
+    ("ocr", _pair("a"), "pali", "no_text_in_image"),
+    ("ocr", dataclasses.replace(_pair("a"), ocr_ran=False), "pali", "ocr_not_run"),
+    ("split_captioning", _pair("a", alt="two words"), "pali", "caption_too_short"),
+    # the cut for this pair id's seed falls after 4 of the 7 words
+    ("split_captioning", _pair("a"), "pali",
+     ("Generate the alt_text in en at 4: a green square on <extra_id_0>", "a red background")),
+    ("split_captioning", _pair("a"), "paligemma",
+     ("split caption en: a green square on", "a red background")),
 ])
-def test_task_outcomes(task, pair, expect):
-    result = TASKS.get(task)(pair, task_rng(task, pair.pair_id))
+def test_task_outcomes(task, pair, style, expect):
+    result = TASKS.get(task)(pair, task_rng(task, pair.pair_id), style)
     if isinstance(expect, str):
         assert result == NotApplicable(expect)
     else:
@@ -50,9 +60,10 @@ def test_split_captioning_splits_and_is_deterministic(alt, lang):
     fn = TASKS.get("split_captioning")
     (a,), (b,) = (fn(pair, task_rng("split_captioning", "p1")) for _ in range(2))
     assert a == b
-    head = a.prefix.split(": ", 1)[1]
+    head = a.prefix.split(": ", 1)[1].removesuffix(" <extra_id_0>")
     joiner = "" if lang == "zh" else " "
     assert head + joiner + a.target == alt and head and a.target
+    assert a.prefix.startswith(f"Generate the alt_text in {lang} at {len(head.split()) if joiner else len(head)}: ")
 
 
 def test_registry_is_strict():
@@ -75,12 +86,14 @@ def test_tasks_declare_their_source_and_features():
     assert {n: TASKS.get(n).source for n in TASKS.names()} == {
         "captioning": "corpus", "detection": "coco", "ocr": "corpus", "span_corruption": "text",
         "split_captioning": "corpus"}
-    assert TASKS.get("ocr").description.startswith("``ocr``")
+    assert TASKS.get("ocr").description.startswith("``Generate the OCR text in <lang>``")
+    with pytest.raises(ValueError, match="unknown prompt style 't5'"):
+        TASKS.get("ocr")(_pair("a", ocr="OPEN"), task_rng("ocr", "a"), "t5")
     with pytest.raises(ValueError, match="unknown source kind 'webpage'"):
-        Task("x", "webpage", lambda r, rng: [])
+        Task("x", "webpage", lambda r, rng, style: [])
     with pytest.raises(ValueError, match=r"features \['pixels'\] are not TaskExample fields"):
-        Task("x", "corpus", lambda r, rng: [], features=("image", "pixels"))
-    empty = Task("x", "corpus", lambda r, rng: [])
+        Task("x", "corpus", lambda r, rng, style: [], features=("image", "pixels"))
+    empty = Task("x", "corpus", lambda r, rng, style: [])
     assert empty(_pair("a"), task_rng("x", "a")) == NotApplicable("no_example")
 
 

@@ -28,8 +28,8 @@ class MakeExamplesFn(beam.DoFn):
     """CorpusPair → its TaskExamples; a pair no task applies to is rejected. Receives task
     names and rates only, and looks the tasks up on the worker."""
 
-    def __init__(self, rates: dict[str, float]):
-        self.rates = dict(rates)
+    def __init__(self, rates: dict[str, float], style: str):
+        self.rates, self.style = dict(rates), style
 
     def setup(self):
         self.tasks = {name: TASKS.get(name) for name in self.rates}
@@ -38,7 +38,8 @@ class MakeExamplesFn(beam.DoFn):
         made = 0
         for name, rate in self.rates.items():
             rng = task_rng(name, pair.pair_id)
-            built = self.tasks[name](pair, rng) if rng.random() < rate else NotApplicable(
+            sampled = rng.random() < rate
+            built = self.tasks[name](pair, rng, self.style) if sampled else NotApplicable(
                 "not_sampled")
             if isinstance(built, NotApplicable):
                 yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (name, f"skipped:{built.reason}"))
@@ -86,8 +87,9 @@ def _task_summary(outcomes) -> dict:
 
 
 def build_mixture(pairs, output: str, spec: MixtureSpec):
-    out = pairs | "MakeExamples" >> beam.ParDo(MakeExamplesFn(spec.rates)).with_outputs(
-        REJECTED, TASK_OUTCOMES, main="examples")
+    make = MakeExamplesFn(spec.rates, spec.style)
+    out = pairs | "MakeExamples" >> beam.ParDo(make).with_outputs(REJECTED, TASK_OUTCOMES,
+                                                                   main="examples")
     examples, rejects = out.examples, out[REJECTED]
     (examples | "KeyByShard" >> beam.Map(lambda e: (shard_of(e, spec.num_shards), e))
      | "GroupShards" >> beam.GroupByKey()
@@ -109,7 +111,7 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
             raise ValueError(f"task {name!r} reads {TASKS.get(name).source} records; the mixture "
                              "job reads a corpus folder only, so far")
     config = {"corpus": corpus, "mixture": spec.mixture.name, "rates": spec.rates,
-              "num_shards": spec.num_shards, "encoding": "schemas.codec"}
+              "style": spec.style, "num_shards": spec.num_shards, "encoding": "schemas.codec"}
 
     def build(p):
         os.makedirs(output, exist_ok=True)  # ArrayRecord writes local paths only

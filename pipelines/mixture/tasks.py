@@ -2,8 +2,8 @@
 TensorFlow). Pure: builders never import Beam.
 
 - A **task** is a name, the kind of source record it reads (``corpus``: a corpus pair; ``coco``:
-  a labelled image of an existing dataset), a pure
-  builder ``(record, rng) → [TaskExample, …]`` (zero or more), or ``NotApplicable(reason)``
+  a labelled image of an existing dataset; ``text``: a page text), a pure
+  builder ``(record, rng, style) → [TaskExample, …]`` (zero or more), or ``NotApplicable(reason)``
   when it makes nothing and says why, and the features its examples carry.
 - A **mixture** is a name and its tasks with rates.
 
@@ -20,6 +20,7 @@ from typing import Callable
 
 from pipelines.mixture.registry import Registry
 from pipelines.mixture import span_corruption as spans
+from pipelines.mixture.prompts import DEFAULT_STYLE, check_style, prompt
 from schemas import BoxedObject, CorpusPair, LabelledImage, PageText, TaskExample, pair_id
 
 # corpus: CorpusPair; coco: LabelledImage (sources.py); text: PageText (WET texts, text files)
@@ -35,12 +36,13 @@ class NotApplicable:
 
 
 Built = list[TaskExample] | NotApplicable
-Builder = Callable[["CorpusPair | LabelledImage | PageText", random.Random], Built]
+Builder = Callable[["CorpusPair | LabelledImage | PageText", random.Random, str], Built]
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """A task: ``build(record, rng)`` turns one ``source`` record into its examples."""
+    """A task: ``build(record, rng, style)`` turns one ``source`` record into its examples,
+    with prompts in ``style`` (prompts.py)."""
 
     name: str
     source: str
@@ -57,8 +59,8 @@ class Task:
             raise ValueError(f"task {self.name!r}: features {sorted(unknown)} are not "
                              f"TaskExample fields {EXAMPLE_FEATURES}")
 
-    def __call__(self, record, rng: random.Random) -> Built:
-        built = self.build(record, rng)
+    def __call__(self, record, rng: random.Random, style: str = DEFAULT_STYLE) -> Built:
+        built = self.build(record, rng, check_style(style))
         if isinstance(built, NotApplicable):
             return built
         examples = list(built)
@@ -118,40 +120,38 @@ def _example(pair: CorpusPair, name: str, prefix: str, target: str) -> list[Task
 
 
 @task("captioning")
-def captioning(pair: CorpusPair, rng: random.Random):
-    """``caption <lang>`` → the alt text."""
+def captioning(pair: CorpusPair, rng: random.Random, style: str):
+    """``Generate the alt_text in <lang>`` / ``caption <lang>`` → the alt text."""
     if pair.lang == "und":
         return NotApplicable("undetermined_language")
-    return _example(pair, "captioning", f"caption {pair.lang}", pair.alt_text)
-
-
-def _split_units(text: str, lang: str) -> tuple[list[str], str]:
-    """Words, or characters for scripts written without spaces; and the joiner."""
-    if lang in ("zh", "ja", "th", "lo", "km", "my"):
-        return list(text.replace(" ", "")), ""
-    return text.split(), " "
+    return _example(pair, "captioning", prompt("captioning", style, lang=pair.lang), pair.alt_text)
 
 
 @task("split_captioning")
-def split_captioning(pair: CorpusPair, rng: random.Random):
-    """``split caption <lang>: <first part>`` → the rest of the alt text."""
+def split_captioning(pair: CorpusPair, rng: random.Random, style: str):
+    """``Generate the alt_text in <lang> at <pos>: <head> <extra_id_0>`` / ``split caption
+    <lang>: <head>`` → the rest of the alt text, cut at a random word (a character for scripts
+    written without spaces), never before the first or after the second to last."""
     if pair.lang == "und":
         return NotApplicable("undetermined_language")
-    units, joiner = _split_units(pair.alt_text, pair.lang)
+    units, joiner = spans.units(pair.alt_text, pair.lang)
     if len(units) < 3:
         return NotApplicable("caption_too_short")
     cut = rng.randint(1, len(units) - 2)
-    prefix = f"split caption {pair.lang}: {joiner.join(units[:cut])}"
-    return _example(pair, "split_captioning", prefix, joiner.join(units[cut:]))
+    head = prompt("split_captioning", style, lang=pair.lang, pos=cut, head=joiner.join(units[:cut]))
+    return _example(pair, "split_captioning", head, joiner.join(units[cut:]))
 
 
 @task("ocr")
-def ocr(pair: CorpusPair, rng: random.Random):
-    """``ocr`` → the text read in the image, in reading order."""
+def ocr(pair: CorpusPair, rng: random.Random, style: str):
+    """``Generate the OCR text in <lang>`` / ``ocr`` → the text read in the image, in reading
+    order. An image OCR did not run on (the text gate saw no text) is not a "no text" example."""
+    if not pair.ocr_ran:
+        return NotApplicable("ocr_not_run")
     if not pair.ocr_text:
         return NotApplicable("no_text_in_image")
-    return _example(pair, "ocr", "ocr", pair.ocr_text)
-
+    lang = pair.ocr_lang if pair.ocr_lang != "und" else pair.lang
+    return _example(pair, "ocr", prompt("ocr", style, lang=lang), pair.ocr_text)
 
 
 LOC_BINS = 1024  # PaLI / PaliGemma's <loc0000> … <loc1023>
@@ -168,7 +168,7 @@ def box_tokens(obj: BoxedObject) -> str:
 
 
 @task("detection", source="coco")
-def detection(image: LabelledImage, rng: random.Random):
+def detection(image: LabelledImage, rng: random.Random, style: str):
     """``detect a ; b`` → ``<locYMIN><locXMIN><locYMAX><locXMAX> a ; …``: the image's labels in
     alphabetical order, then every box of each label, top to bottom, left to right."""
     if not image.objects:
@@ -176,7 +176,8 @@ def detection(image: LabelledImage, rng: random.Random):
     labels = sorted({o.label for o in image.objects})
     boxes = [f"{box_tokens(o)} {o.label}" for label in labels
              for o in sorted((o for o in image.objects if o.label == label), key=lambda o: o.box)]
-    return [TaskExample(task="detection", image=image.image, prefix="detect " + " ; ".join(labels),
+    prefix = prompt("detection", style, labels=" ; ".join(labels))
+    return [TaskExample(task="detection", image=image.image, prefix=prefix,
                         target=" ; ".join(boxes), lang=image.lang, source_id=image.image_id)]
 
 
@@ -186,7 +187,7 @@ SPAN_MAX_CHUNKS = 8  # per text: one long page does not outweigh many short ones
 
 
 @task("span_corruption", source="text")
-def span_corruption(text: PageText, rng: random.Random):
+def span_corruption(text: PageText, rng: random.Random, style: str):
     """T5 span corruption (15% noise, mean span 3): the text with spans replaced by
     ``<extra_id_N>`` → each sentinel and its span; text only (no image), up to 8 examples of at
     most 256 words a text."""
