@@ -24,7 +24,7 @@ class PaliConfig:
     rel_buckets: int = 32
     rel_max_distance: int = 128
     vocab_size: int = 1024  # SentencePiece target size (a soft limit on tiny corpora)
-    max_prefix_len: int = 24
+    max_prefix_len: int = 64  # PaLI-style prompts: the demo's split-caption ones reach ~48
     max_target_len: int = 32
     # Training.
     batch_size: int = 16  # global; must divide by the device count

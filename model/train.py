@@ -108,6 +108,28 @@ def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
     return path
 
 
+TRUNCATION_SAMPLE = 10_000  # examples checked for over-long prefixes and targets
+
+
+def truncated(examples, tokenizer: Tokenizer, config: PaliConfig) -> dict:
+    """How many of ``examples`` the config's lengths cut: prefixes longer than max_prefix_len
+    tokens, targets (with EOS) longer than max_target_len."""
+    prefix = sum(len(tokenizer.sp.encode(ex.prefix)) > config.max_prefix_len for ex in examples)
+    target = sum(len(tokenizer.sp.encode(ex.target)) + 1 > config.max_target_len
+                 for ex in examples)
+    return {"examples": len(examples), "prefix": prefix, "target": target}
+
+
+def _warn_if_truncated(data_dir: str, tokenizer_path: str, config: PaliConfig) -> None:
+    examples = read_examples(data_dir)[:TRUNCATION_SAMPLE]
+    cut = truncated(examples, Tokenizer(tokenizer_path), config)
+    if cut["prefix"] or cut["target"]:
+        log.warning("of %d examples, %d prefixes are longer than max_prefix_len=%d tokens and %d "
+                    "targets longer than max_target_len=%d: they are cut (raise them in the "
+                    "config)", cut["examples"], cut["prefix"], config.max_prefix_len,
+                    cut["target"], config.max_target_len)
+
+
 def _checkpoints(workdir: Path) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(max_to_keep=2)
     return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options)
@@ -132,6 +154,8 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     if config.batch_size % mesh.size:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by {mesh.size} devices")
     tokenizer_path = str(_tokenizer(data_dir, work, config))
+    if jax.process_index() == 0:
+        _warn_if_truncated(data_dir, tokenizer_path, config)
     state = create_state(config, scorer_checkpoint)
     manager = _checkpoints(work)
     if manager.latest_step() is not None:

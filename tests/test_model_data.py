@@ -108,3 +108,19 @@ def test_processes_read_disjoint_halves(mixture):
     assert all(h["image"].shape == (3, 64, 64, 3) for h in halves)
     rows = [{r.tobytes() for r in h["image"]} for h in halves]
     assert not rows[0] & rows[1]
+
+
+def test_truncation_is_counted(mixture):
+    """The 12 examples' prefixes and targets against lengths they fit and lengths they do not."""
+    from model.train import truncated
+
+    examples = make_examples(12)
+    tokenizer = Tokenizer(mixture[1])
+    longest = max(len(tokenizer.sp.encode(e.prefix)) for e in examples)
+    longest_target = max(len(tokenizer.sp.encode(e.target)) for e in examples) + 1
+    fits = get_config(f"tiny:max_prefix_len={longest},max_target_len={longest_target}")
+    assert truncated(examples, tokenizer, fits) == {"examples": 12, "prefix": 0, "target": 0}
+    tight = get_config(f"tiny:max_prefix_len={longest - 1},max_target_len={longest_target - 1}")
+    counts = truncated(examples, tokenizer, tight)
+    assert counts["prefix"] == sum(len(tokenizer.sp.encode(e.prefix)) == longest for e in examples)
+    assert counts["prefix"] >= 1 and counts["target"] >= 1
