@@ -101,15 +101,17 @@ def _html(*links: str) -> tuple:
     return 200, {"Content-Type": "text/html; charset=utf-8"}, page
 
 
-@pytest.mark.parametrize("max_depth,same_host_only,expected", [
+CRAWLS = [  # (max_depth, same_host_only, the pages (host, path, depth) it must fetch)
     (0, True, [("a", "/0.html", 0)]),
     (2, True, [("a", "/0.html", 0), ("a", "/1.html", 1), ("a", "/2.html", 2)]),
     (2, False, [("a", "/0.html", 0), ("a", "/1.html", 1), ("b", "/x.html", 1),
                 ("a", "/2.html", 2), ("b", "/y.html", 2)]),
-])
-def test_crawl_follows_links_to_max_depth_on_the_same_host(max_depth, same_host_only, expected):
+]
+
+
+def test_crawl_follows_links_to_max_depth_on_the_same_host():
     """A chain /0 → /1 → /2 → /3 on host a, whose /0 also links to host b (another port is
-    another host); /1 links back to /0, which is not fetched twice."""
+    another host); /1 links back to /0, which is not fetched twice. Three crawls, one pipeline."""
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
     from apache_beam.testing.util import assert_that, equal_to
@@ -124,13 +126,15 @@ def test_crawl_follows_links_to_max_depth_on_the_same_host(max_depth, same_host_
                          "/1.html": _html("/2.html", "/0.html"),
                          "/2.html": _html("/3.html"), "/3.html": _html()})
         routes_b["/x.html"] = _html("/y.html")
-        config = CrawlConfig(max_depth=max_depth, same_host_only=same_host_only,
-                             fetch=LOOPBACK.fetch)
+        where = lambda url: (hosts[url[:len(a)]], url[len(a):])
         with BeamTestPipeline() as p:
-            pages, rejects, urls = p | beam.Create([f"{a}/0.html"]) | CrawlPages(config)
-            where = lambda url: (hosts[url[:len(a)]], url[len(a):])
-            assert_that(pages | beam.Map(lambda page: (*where(page.url), page.depth)),
-                        equal_to(expected), label="Pages")
-            assert_that(urls | "Urls" >> beam.Map(where),
-                        equal_to([(h, path) for h, path, _ in expected]), label="Fetched")
-            assert_that(rejects, equal_to([]), label="NoRejects")
+            for i, (max_depth, same_host_only, expected) in enumerate(CRAWLS):
+                config = CrawlConfig(max_depth=max_depth, same_host_only=same_host_only,
+                                     fetch=LOOPBACK.fetch)
+                pages, rejects, urls = (p | f"Seed{i}" >> beam.Create([f"{a}/0.html"])
+                                        | f"Crawl{i}" >> CrawlPages(config))
+                assert_that(pages | f"Pages{i}" >> beam.Map(lambda pg: (*where(pg.url), pg.depth)),
+                            equal_to(expected), label=f"PagesOf{i}")
+                assert_that(urls | f"Urls{i}" >> beam.Map(where),
+                            equal_to([(h, path) for h, path, _ in expected]), label=f"Fetched{i}")
+                assert_that(rejects, equal_to([]), label=f"NoRejects{i}")

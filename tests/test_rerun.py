@@ -86,13 +86,20 @@ def test_mixture_force_with_fewer_shards_leaves_no_old_shard(tmp_path):
         "mixture-00000-of-00002.array_record", "mixture-00001-of-00002.array_record"]
 
 
-def test_an_output_folder_that_is_an_input_is_refused(test_data, tmp_path, capsys):
-    crawl = tmp_path / "crawl"
-    assert main(["crawl", "--input", str(test_data / "warc" / "books.toscrape.warc"),
-                 "--output", str(crawl), "--no-fetch", IN_MEMORY]) == 0
+def test_an_output_folder_that_is_an_input_is_refused(tmp_path, capsys):
+    """Clearing the output first would delete the input: refused before anything runs."""
+    from pipelines.corpus_io import mark_completed, write_json
+
+    crawl = tmp_path / "crawl"  # a finished crawl folder, as check_crawl_folder reads one
+    crawl.mkdir()
+    write_json(str(crawl), "info.json", {"record": "Candidate"})
+    (crawl / "part-00000-of-00001.parquet").write_bytes(b"the crawl's candidates")
+    mark_completed(str(crawl))
     assert main(["fetch", "--candidates", str(crawl), "--output", str(crawl), "--force"]) == 2
     assert f"output folder {crawl} would overwrite the input {crawl}" in capsys.readouterr().err
-    assert len(read_records(str(crawl / "archived"), ImageRecord)) == 20
+    assert (crawl / "part-00000-of-00001.parquet").read_bytes() == b"the crawl's candidates"
+    assert main(["fetch", "--candidates", str(crawl), "--output", str(tmp_path)]) == 2  # holds it
+    assert f"output folder {tmp_path} would overwrite the input {crawl}" in capsys.readouterr().err
 
 
 @pytest.mark.slow
