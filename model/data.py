@@ -65,10 +65,12 @@ class _Features(grain.transforms.Map):
         return example_features(decode(TaskExample, record), self._tokenizer, self.config)
 
 
-def read_examples(data_dir: str) -> list[TaskExample]:
-    """Every example of a mixture folder (for training the tokenizer and for evaluation)."""
+def read_examples(data_dir: str, limit: int | None = None) -> list[TaskExample]:
+    """Every example of a mixture folder, or its first ``limit`` (for training the tokenizer,
+    checking lengths and evaluation)."""
     source = grain.sources.ArrayRecordDataSource(shard_paths(data_dir))
-    return [decode(TaskExample, source[i]) for i in range(len(source))]
+    n = len(source) if limit is None else min(limit, len(source))
+    return [decode(TaskExample, source[i]) for i in range(n)]
 
 
 def train_dataset(data_dir: str, tokenizer_path: str, config: PaliConfig,

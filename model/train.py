@@ -121,7 +121,7 @@ def truncated(examples, tokenizer: Tokenizer, config: PaliConfig) -> dict:
 
 
 def _warn_if_truncated(data_dir: str, tokenizer_path: str, config: PaliConfig) -> None:
-    examples = read_examples(data_dir)[:TRUNCATION_SAMPLE]
+    examples = read_examples(data_dir, limit=TRUNCATION_SAMPLE)
     cut = truncated(examples, Tokenizer(tokenizer_path), config)
     if cut["prefix"] or cut["target"]:
         log.warning("of %d examples, %d prefixes are longer than max_prefix_len=%d tokens and %d "

@@ -162,25 +162,20 @@ def test_robots_txt_fetched_once_per_host_across_threads():
 
 
 def _counted_robots(body: bytes):
-    calls = []
-
-    def route(_handler):
-        calls.append(1)
-        return 200, {}, body
-
-    return route, calls
-
-
-def test_robots_txt_is_fetched_again_after_24_hours():
-    """RFC 9309 §2.4: a cached robots.txt is used for at most 24 hours; until then, never
-    fetched again, and changed rules apply once it is."""
-    rules = [b"User-agent: *\nDisallow: /private/\n"]
-    calls = []
+    """A robots.txt route serving ``rules[0]`` (change it to change the rules); ``calls``."""
+    rules, calls = [body], []
 
     def route(_handler):
         calls.append(1)
         return 200, {}, rules[0]
 
+    return route, calls, rules
+
+
+def test_robots_txt_is_fetched_again_after_24_hours():
+    """RFC 9309 §2.4: a cached robots.txt is used for at most 24 hours; until then, never
+    fetched again, and changed rules apply once it is."""
+    route, calls, rules = _counted_robots(b"User-agent: *\nDisallow: /private/\n")
     clock = FakeClock()
     with serve({"/robots.txt": route}) as base:
         fetcher = Fetcher(FetchConfig(allowed_networks=LOOPBACK), clock=clock.clock())
@@ -194,7 +189,7 @@ def test_robots_txt_is_fetched_again_after_24_hours():
 
 
 def test_robots_cache_drops_the_host_used_longest_ago():
-    route, calls = _counted_robots(b"User-agent: *\nAllow: /\n")
+    route, calls, _ = _counted_robots(b"User-agent: *\nAllow: /\n")
     with serve({"/robots.txt": route}) as a, serve({"/robots.txt": route}) as b, \
             serve({"/robots.txt": route}) as c:
         robots = RobotsCache(Fetcher(FetchConfig(allowed_networks=LOOPBACK)), max_hosts=2)

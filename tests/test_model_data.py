@@ -88,6 +88,8 @@ def test_example_features(mixture):
 def test_read_examples(mixture):
     got = read_examples(mixture[0])
     assert sorted(got, key=lambda e: int(e.source_id)) == make_examples(12)
+    assert read_examples(mixture[0], limit=5) == got[:5]
+    assert read_examples(mixture[0], limit=50) == got
 
 
 def test_batches_are_seeded_endless_and_resumable(mixture):

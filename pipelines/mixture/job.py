@@ -107,9 +107,10 @@ def run_mixture_job(corpus: str, output: str, spec: MixtureSpec,
         raise FileNotFoundError(f"{corpus} is not a finished corpus folder (no COMPLETED marker)")
     check_not_inside(output, [corpus])
     for name in spec.rates:
-        if TASKS.get(name).source != "corpus":
-            raise ValueError(f"task {name!r} reads {TASKS.get(name).source} records; the mixture "
-                             "job reads a corpus folder only, so far")
+        source = TASKS.get(name).source
+        if source != "corpus":
+            raise ValueError(f"task {name!r} reads {source} records; the mixture job reads a "
+                             "corpus folder only, so far")
     config = {"corpus": corpus, "mixture": spec.mixture.name, "rates": spec.rates,
               "style": spec.style, "num_shards": spec.num_shards, "encoding": "schemas.codec"}
 

@@ -14,6 +14,14 @@ T = TypeVar("T")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
+def repeated(names) -> list[str]:
+    """The names that occur more than once, sorted."""
+    seen, twice = set(), set()
+    for name in names:
+        (twice if name in seen else seen).add(name)
+    return sorted(twice)
+
+
 class Registry(Generic[T]):
     """Named ``kind``s (``"task"``, ``"mixture"``)."""
 

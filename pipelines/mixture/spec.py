@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from pipelines.mixture.prompts import DEFAULT_STYLE, check_style
+from pipelines.mixture.registry import repeated
 from pipelines.mixture.tasks import MIXTURES, Mixture
 
 SPEC_KEYS = ("mixture", "rates", "num_shards", "style")
@@ -48,10 +49,9 @@ class MixtureSpec:
 
 def _refuse_repeated_keys(pairs: list[tuple]) -> dict:
     """json.load keeps the last of two equal keys; a spec that names a task twice is an error."""
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise ValueError(f"keys given twice: {repeated}")
+    twice = repeated(k for k, _ in pairs)
+    if twice:
+        raise ValueError(f"keys given twice: {twice}")
     return dict(pairs)
 
 

@@ -18,9 +18,9 @@ import hashlib
 import random
 from typing import Callable
 
-from pipelines.mixture.registry import Registry
 from pipelines.mixture import span_corruption as spans
 from pipelines.mixture.prompts import DEFAULT_STYLE, check_style, prompt
+from pipelines.mixture.registry import Registry, repeated
 from schemas import BoxedObject, CorpusPair, LabelledImage, PageText, TaskExample, pair_id
 
 # corpus: CorpusPair; coco: LabelledImage (sources.py); text: PageText (WET texts, text files)
@@ -93,10 +93,9 @@ class Mixture:
     def __post_init__(self):
         if not self.rates:
             raise ValueError(f"mixture {self.name!r} needs at least one task")
-        names = [name for name, _ in self.rates]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"mixture {self.name!r} names tasks twice: {repeated}")
+        twice = repeated(name for name, _ in self.rates)
+        if twice:
+            raise ValueError(f"mixture {self.name!r} names tasks twice: {twice}")
         for name, rate in self.rates:
             TASKS.get(name)  # unknown names fail here, with the closest ones
             if not 0.0 < rate <= 1.0:
