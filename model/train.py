@@ -97,7 +97,7 @@ def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
     """The workdir's tokenizer, trained on the mixture's prefixes and targets the first time."""
     path = workdir / MODEL_FILE
     if jax.process_index() == 0 and not path.exists():
-        texts = [t for ex in read_examples(data_dir) for t in (ex.prefix, ex.target)]
+        texts = [t for ex in read_examples(data_dir) for t in (ex["prefix"], ex["target"])]
         train_tokenizer(texts, workdir, config.vocab_size)
     if jax.process_count() > 1:  # the other processes wait for process 0's tokenizer
         multihost_utils.sync_global_devices("openwebli tokenizer")
@@ -108,14 +108,14 @@ def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
     return path
 
 
-TRUNCATION_SAMPLE = 10_000  # examples checked for over-long prefixes and targets
+TRUNCATION_SAMPLE = 10_000  # examples of each task checked for over-long prefixes and targets
 
 
 def truncated(examples, tokenizer: Tokenizer, config: PaliConfig) -> dict:
     """How many of ``examples`` the config's lengths cut: prefixes longer than max_prefix_len
     tokens, targets (with EOS) longer than max_target_len."""
-    prefix = sum(len(tokenizer.sp.encode(ex.prefix)) > config.max_prefix_len for ex in examples)
-    target = sum(len(tokenizer.sp.encode(ex.target)) + 1 > config.max_target_len
+    prefix = sum(len(tokenizer.sp.encode(ex["prefix"])) > config.max_prefix_len for ex in examples)
+    target = sum(len(tokenizer.sp.encode(ex["target"])) + 1 > config.max_target_len
                  for ex in examples)
     return {"examples": len(examples), "prefix": prefix, "target": target}
 

@@ -119,12 +119,19 @@ def _a_file(path: str, flag: str) -> str:
 def cmd_mixture(args, beam_args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.mixture.job import run_mixture_job
-    from pipelines.mixture.spec import DEFAULT_SPEC, MixtureSpec
+    import dataclasses
 
-    spec = MixtureSpec.from_file(_a_file(args.spec, "--spec")) if args.spec else DEFAULT_SPEC
-    stats = run_mixture_job(args.corpus, args.output, spec, PipelineOptions(beam_args),
-                            force=args.force)
+    from pipelines.mixture.job import run_mixture_job
+    from pipelines.mixture.spec import MixtureSpec, corpus_spec
+
+    if not args.spec and not args.corpus:
+        raise ValueError("give --corpus (a corpus folder), --spec (a mixture spec file) or both")
+    spec = (MixtureSpec.from_file(_a_file(args.spec, "--spec"), args.corpus) if args.spec
+            else corpus_spec(args.corpus))
+    overrides = {k: v for k, v in (("format", args.format), ("num_shards", args.num_shards))
+                 if v is not None}
+    spec = dataclasses.replace(spec, **overrides)
+    stats = run_mixture_job(spec, args.output, PipelineOptions(beam_args), force=args.force)
     print(json.dumps(stats, indent=2))
 
 
@@ -253,11 +260,18 @@ def parser() -> argparse.ArgumentParser:
     _add_image_args(p)
     p.add_argument("--force", action="store_true", help="rewrite a COMPLETED folder")
     p.set_defaults(fn=cmd_fetch)
-    p = sub.add_parser("mixture", help="corpus folder → PaLI mixture shards (ArrayRecord)")
-    p.add_argument("--corpus", required=True)
+    p = sub.add_parser("mixture", help="corpus folder and datasets → PaLI mixture: a folder "
+                                       "per task and split")
+    p.add_argument("--corpus", help="a corpus folder: the spec's source \"corpus\" (without "
+                                    "--spec: the default mixture over it)")
     p.add_argument("--output", required=True)
-    p.add_argument("--spec", help="JSON file: {\"rates\": {task: rate}, \"num_shards\": N} or "
-                                  "{\"mixture\": NAME, …} (default: the default mixture)")
+    p.add_argument("--spec", help="JSON file: {\"sources\": {…}, \"tasks\": {task: {\"source\", "
+                                  "\"rate\"}} or \"mixture\": NAME, …} (docs/MIXTURES.md)")
+    from pipelines.mixture.formats import FORMATS
+
+    p.add_argument("--format", choices=sorted(FORMATS), help="shard format (default: the spec's, "
+                                                             "else arrayrecord)")
+    p.add_argument("--num-shards", type=int, help="shards per task and split (default: the spec's, else 4)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_mixture)
     p = sub.add_parser("train-scorer", help="train the project's contrastive scorer (SigLIP)")

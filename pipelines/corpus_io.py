@@ -30,13 +30,15 @@ def mark_completed(folder: str) -> None:
         f.write(datetime.datetime.now(datetime.timezone.utc).isoformat().encode())
 
 
-def write_info(folder: str, record_cls, config) -> None:
-    """``info.json``: the record type, schema version, Arrow schema and the job's config."""
+def write_info(folder: str, record_cls, config, extra: dict | None = None) -> None:
+    """``info.json``: the record type, schema version, Arrow schema, the job's config and
+    whatever else the job describes itself with (``extra``)."""
     info = {
         "record": record_cls.__name__,
         "schema_version": SCHEMA_VERSION,
         "arrow_schema": arrow_schema(record_cls).to_string(),
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config,
+        **(extra or {}),
     }
     write_json(folder, "info.json", info)
 
@@ -86,7 +88,7 @@ def read_records(folder: str, record_cls) -> list:
 # What a stage writes in its folder: anything else there is the user's, and never deleted.
 STAGE_FILES = frozenset({"info.json", "stats.json", COMPLETED})
 STAGE_DIRS = frozenset({"rejects", "texts", "archived"})
-STAGE_PREFIXES = ("part-", "beam-temp-", "mixture-")  # shards, Beam's temporary shard folders
+STAGE_PREFIXES = ("part-", "beam-temp-")  # shards, Beam's temporary shard folders
 
 
 def _entries(folder: str) -> list[tuple[str, str]]:
@@ -101,16 +103,18 @@ def _entries(folder: str) -> list[tuple[str, str]]:
     return [(m.path[len(root):].split("/", 1)[0], m.path) for m in matches]
 
 
-def _is_stage_entry(name: str) -> bool:
-    return name in STAGE_FILES or name in STAGE_DIRS or name.startswith(STAGE_PREFIXES)
+def _is_stage_entry(name: str, also: frozenset[str]) -> bool:
+    return (name in STAGE_FILES or name in STAGE_DIRS or name in also
+            or name.startswith(STAGE_PREFIXES))
 
 
-def clear_folder(folder: str) -> None:
+def clear_folder(folder: str, also: frozenset[str] = frozenset()) -> None:
     """Remove what an earlier run left in ``folder`` (its shards, rejects, markers), so that a
     rerun never returns old records beside new ones (a run with fewer shards leaves the old
-    run's others behind). A folder that holds anything no stage writes is refused."""
+    run's others behind). A folder that holds anything no stage writes (nor ``also``, the job's
+    own folder names) is refused."""
     entries = _entries(folder)
-    foreign = sorted({name for name, _ in entries if not _is_stage_entry(name)})
+    foreign = sorted({name for name, _ in entries if not _is_stage_entry(name, also)})
     if foreign:
         raise ValueError(f"{folder} holds files that no openwebli stage wrote "
                          f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
@@ -130,19 +134,23 @@ def check_not_inside(output: str, inputs) -> None:
             raise ValueError(f"output folder {output} would overwrite the input {folder}")
 
 
-def run_to_folder(output: str, record_cls, config, build, options=None, force: bool = False) -> dict:
+def run_to_folder(output: str, record_cls, config, build, options=None, force: bool = False,
+                  own_names: frozenset[str] = frozenset(), describe=None) -> dict:
     """Run the Beam job that ``build(pipeline)`` adds, writing ``output``; return its stats.
 
     A folder marked COMPLETED is skipped unless ``force``; otherwise whatever an earlier run
-    left is removed first, and COMPLETED is written last. ``info.json`` records ``config``."""
+    left is removed first (``own_names``: the job's own top-level names, beside every stage's),
+    and COMPLETED is written last. ``info.json`` records ``config`` and what ``describe(stats)``
+    returns (it may write more of the folder: it runs before COMPLETED)."""
     if is_completed(output) and not force:
         log.info("%s is COMPLETED; skipping (pass force=True / --force to rebuild)", output)
         return read_json(output, "stats.json")
-    clear_folder(output)
+    clear_folder(output, own_names)
     start = time.time()
     with make_pipeline(options) as p:
         build(p)
-    write_info(output, record_cls, config)
+    extra = describe(read_json(output, "stats.json")) if describe else None
+    write_info(output, record_cls, config, extra)
     mark_completed(output)
     log.info("%s job finished in %.1f s", record_cls.__name__, time.time() - start)
     return read_json(output, "stats.json")

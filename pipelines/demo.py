@@ -17,7 +17,7 @@ from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from pipelines.dedup.near import NearDedupConfig
 from pipelines.mixture.job import run_mixture_job
 from pipelines.mixture.prompts import prompt as task_prompt
-from pipelines.mixture.spec import DEFAULT_SPEC
+from pipelines.mixture.spec import corpus_spec
 from pipelines.sample_site import generate_site, serve_site
 from pipelines.score.scorer_model import default_scorer_spec
 from schemas import CorpusPair
@@ -55,7 +55,8 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
         stats = run_corpus_job(CorpusInputs(seeds=(f"{base}/index.html",)), corpus, config,
                                PipelineOptions(beam_args))
     _banner("3/5 mixture (captioning, split-captioning, OCR → ArrayRecord)")
-    mix_stats = run_mixture_job(corpus, mixture, DEFAULT_SPEC, PipelineOptions(beam_args))
+    spec = corpus_spec(corpus)
+    mix_stats = run_mixture_job(spec, mixture, PipelineOptions(beam_args))
     print({task: s["examples"] for task, s in mix_stats["tasks"].items()})
     _banner("4/5 PaLI training (frozen ViT from the scorer, T5-style encoder-decoder)")
     result = train(get_config("demo"), mixture, train_dir,
@@ -64,7 +65,7 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     pairs = read_records(corpus, CorpusPair)
     labelled = [p for p in pairs if p.lang != "und"] or pairs
     pair = max(labelled, key=lambda p: p.score)  # the best pair the captioning task used
-    prompt = task_prompt("captioning", DEFAULT_SPEC.style, lang=pair.lang)
+    prompt = task_prompt("captioning", spec.style, lang=pair.lang)
     prediction = load(train_dir).predict(pair.image_bytes, prompt)
     _banner("summary")
     print(format_funnel(stats))

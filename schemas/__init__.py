@@ -9,6 +9,7 @@ Terms:
 - **rejection**: a record that a stage did not pass on, with the stage and the reason.
 - **labelled image**: an image of an existing dataset (COCO, Open Images) with its captions and
   object boxes, a mixture source beside the corpus.
+- **VQA triplet**: an image, a question about it and its answer (VQ²A-style), another source.
 - **task example**: one (image, prefix, target) training example of a mixture task.
 - **shard**: one file of a stage's output (``part-*.parquet`` or ``*.array_record``).
 - **mixture**: a weighted set of tasks turned into shards for the trainer.
@@ -29,6 +30,7 @@ from schemas.records import (
     PageText,
     Rejection,
     TaskExample,
+    VqaTriplet,
     extend,
     pair_id,
 )
@@ -36,5 +38,5 @@ from schemas.arrow import arrow_schema, from_row, to_row
 
 __all__ = [
     "SCHEMA_VERSION", "AnnotatedPair", "BoxedObject", "Candidate", "CorpusPair", "ImageRecord", "LabelledImage", "OcrLine", "Page", "PageText",
-    "Rejection", "TaskExample", "extend", "pair_id", "arrow_schema", "from_row", "to_row",
+    "Rejection", "TaskExample", "VqaTriplet", "extend", "pair_id", "arrow_schema", "from_row", "to_row",
 ]

@@ -159,6 +159,17 @@ class LabelledImage:
 
 
 @dataclasses.dataclass(**_RECORD)
+class VqaTriplet:
+    """A question about an image and its answer (VQ²A-style datasets), a mixture source."""
+
+    image_id: str
+    image: bytes  # the file as stored
+    question: str
+    answer: str
+    lang: str
+
+
+@dataclasses.dataclass(**_RECORD)
 class TaskExample:
     """One training example of a mixture task: the model reads (image, prefix), writes target."""
 

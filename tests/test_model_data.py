@@ -1,5 +1,6 @@
-"""The Grain input: per-example functions eagerly, then the dataset over ArrayRecord shards."""
+"""The Grain input: per-example functions eagerly, then the dataset over a mixture folder."""
 import io
+import json
 import random
 
 import numpy as np
@@ -9,8 +10,9 @@ from model.configs import get_config
 from model.data import decode_image, example_features, read_examples, train_dataset
 from model.tokenizer import EOS_ID, PAD_ID, Tokenizer, train_tokenizer
 from pipelines import synthetic
+from pipelines.corpus_io import mark_completed
+from pipelines.mixture import formats, layout
 from schemas import TaskExample
-from schemas.codec import encode
 
 
 def jpeg(img) -> bytes:
@@ -35,16 +37,37 @@ def make_examples(n: int, seed: int = 0) -> list[TaskExample]:
     return out
 
 
-def write_mixture(folder, examples, shards: int = 2) -> str:
-    """``examples`` as a mixture folder of ArrayRecord shards, as ``openwebli mixture`` writes."""
-    from array_record.python.array_record_module import ArrayRecordWriter
+def row(ex: TaskExample) -> dict:
+    """A TaskExample as the reader returns it (its image from the store)."""
+    return {"task": ex.task, "image_key": layout.image_key(ex.image), "prefix": ex.prefix,
+            "target": ex.target, "lang": ex.lang, "source_id": ex.source_id, "image": ex.image}
 
+
+def write_mixture(folder, examples, shards: int = 2) -> str:
+    """``examples`` (all train) as a mixture folder in the layout ``openwebli mixture`` writes
+    (pipelines/mixture/layout.py; the job's own output is tested in test_mixture.py), each task
+    at rate 1."""
+    tasks = sorted({ex.task for ex in examples})
+    for task in tasks:
+        mine = [row(ex) for ex in examples if ex.task == task]
+        for s in range(shards):
+            rows = [{k: v for k, v in r.items() if k != "image"} for r in mine[s::shards]]
+            formats.write_shard(str(folder / task / "train" / formats.shard_name(s, shards, "arrayrecord")),
+                                rows, layout.EXAMPLE_TYPES, "arrayrecord")
+    images = {layout.image_key(ex.image): ex.image for ex in examples if ex.image}
     for s in range(shards):
-        writer = ArrayRecordWriter(str(folder / f"mixture-{s:05d}-of-{shards:05d}.array_record"),
-                                   "group_size:1")
-        for ex in examples[s::shards]:
-            writer.write(encode(ex))
-        writer.close()
+        keys = sorted(k for k in images if layout.image_shard(k, shards) == s)
+        formats.write_shard(str(folder / "images" / formats.shard_name(s, shards, "arrayrecord")),
+                            [{"image_key": k, "image": images[k]} for k in keys],
+                            layout.IMAGE_TYPES, "arrayrecord")
+        formats.write_shard(str(folder / "images" / layout.index_name(s, shards)),
+                            [{"image_key": k} for k in keys], {"image_key": str}, "parquet")
+    counts = {t: {"train": sum(ex.task == t for ex in examples), "validation": 0} for t in tasks}
+    info = {"format": "arrayrecord", "config": {"num_shards": shards},
+            "image_store": {"path": "images"},
+            "tasks": {t: {"rate": 1.0, "examples": counts[t]} for t in tasks}}
+    (folder / "info.json").write_text(json.dumps(info))
+    mark_completed(str(folder))
     return str(folder)
 
 
@@ -76,7 +99,7 @@ def test_example_features(mixture):
     config = get_config("tiny:max_prefix_len=24,max_target_len=40")
     tok = Tokenizer(mixture[1])
     ex = make_examples(2)[1]
-    f = example_features(ex, tok, config)
+    f = example_features(row(ex), tok, config)
     assert f["image"].shape == (64, 64, 3) and f["image"].dtype == np.float32
     assert f["prefix"].shape == (24,) and f["target"].shape == (40,)
     assert f["decoder_input"][0] == PAD_ID  # T5's decoder start token
@@ -87,9 +110,15 @@ def test_example_features(mixture):
 
 def test_read_examples(mixture):
     got = read_examples(mixture[0])
-    assert sorted(got, key=lambda e: int(e.source_id)) == make_examples(12)
-    assert read_examples(mixture[0], limit=5) == got[:5]
+    without_images = [{k: v for k, v in row(ex).items() if k != "image"} for ex in make_examples(12)]
+    assert sorted(got, key=lambda e: int(e["source_id"])) == without_images
+    assert [r["task"] for r in read_examples(mixture[0], limit=2)] == ["captioning"] * 2 + [
+        "ocr"] * 2 + ["split_captioning"] * 2  # the first 2 of each task
     assert read_examples(mixture[0], limit=50) == got
+
+
+def test_text_only_examples_get_the_mean_image():
+    assert not decode_image(b"", 8).any() and decode_image(b"", 8).shape == (8, 8, 3)
 
 
 def test_batches_are_seeded_endless_and_resumable(mixture):
@@ -116,13 +145,13 @@ def test_truncation_is_counted(mixture):
     """The 12 examples' prefixes and targets against lengths they fit and lengths they do not."""
     from model.train import truncated
 
-    examples = make_examples(12)
+    examples = [row(ex) for ex in make_examples(12)]
     tokenizer = Tokenizer(mixture[1])
-    longest = max(len(tokenizer.sp.encode(e.prefix)) for e in examples)
-    longest_target = max(len(tokenizer.sp.encode(e.target)) for e in examples) + 1
+    longest = max(len(tokenizer.sp.encode(e["prefix"])) for e in examples)
+    longest_target = max(len(tokenizer.sp.encode(e["target"])) for e in examples) + 1
     fits = get_config(f"tiny:max_prefix_len={longest},max_target_len={longest_target}")
     assert truncated(examples, tokenizer, fits) == {"examples": 12, "prefix": 0, "target": 0}
     tight = get_config(f"tiny:max_prefix_len={longest - 1},max_target_len={longest_target - 1}")
     counts = truncated(examples, tokenizer, tight)
-    assert counts["prefix"] == sum(len(tokenizer.sp.encode(e.prefix)) == longest for e in examples)
+    assert counts["prefix"] == sum(len(tokenizer.sp.encode(e["prefix"])) == longest for e in examples)
     assert counts["prefix"] >= 1 and counts["target"] >= 1

@@ -9,7 +9,7 @@ import pytest
 
 from model.configs import get_config
 from model.pali import FROZEN
-from tests.test_model_data import make_examples, write_mixture
+from tests.test_model_data import make_examples, row, write_mixture
 
 pytestmark = pytest.mark.slow  # JAX training
 
@@ -95,7 +95,7 @@ def _assert_loaded_weights_are_trained(predictor, examples):
     from model.data import example_features
     from model.train import create_state, loss_fn
 
-    features = [example_features(ex, predictor.tokenizer, predictor.config) for ex in examples]
+    features = [example_features(row(ex), predictor.tokenizer, predictor.config) for ex in examples]
     batch = {k: np.stack([f[k] for f in features]) for k in features[0]}
     fresh = create_state(predictor.config, warn=False)
     loss = jax.jit(lambda params: loss_fn(params, fresh.apply_fn, batch))

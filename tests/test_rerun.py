@@ -77,13 +77,15 @@ def test_mixture_force_with_fewer_shards_leaves_no_old_shard(tmp_path):
         p | beam.Create([_pair(f"p{i}") for i in range(12)]) | WriteRecords(str(corpus), CorpusPair)
     mark_completed(str(corpus))
     argv = ["mixture", "--corpus", str(corpus), "--output", str(out), "--spec", str(spec)]
-    spec.write_text('{"rates": {"captioning": 1.0}, "num_shards": 4}')
+    spec.write_text('{"tasks": {"captioning": {}, "ocr": {}}, "num_shards": 4}')
     assert main(argv) == 0
-    assert len(glob.glob(f"{out}/*.array_record")) == 4
-    spec.write_text('{"rates": {"captioning": 1.0}, "num_shards": 2}')
+    assert len(glob.glob(f"{out}/captioning/train/*.array_record")) == 4
+    spec.write_text('{"tasks": {"captioning": {}}, "num_shards": 2}')
     assert main([*argv, "--force"]) == 0
-    assert sorted(p.name for p in out.glob("*.array_record")) == [
-        "mixture-00000-of-00002.array_record", "mixture-00001-of-00002.array_record"]
+    two = ["part-00000-of-00002.array_record", "part-00001-of-00002.array_record"]
+    assert sorted(p.name for p in (out / "captioning" / "train").iterdir()) == two
+    assert sorted(p.name for p in (out / "images").glob("*.array_record")) == two
+    assert not (out / "ocr").exists()  # the earlier run's task is gone with its shards
 
 
 def test_an_output_folder_that_is_an_input_is_refused(tmp_path, capsys):

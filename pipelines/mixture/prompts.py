@@ -15,6 +15,8 @@ PROMPTS = {  # task → (pali, paligemma)
                          "split caption {lang}: {head}"),
     "ocr": ("Generate the OCR text in {lang}", "ocr"),
     "detection": ("detect {labels}", "detect {labels}"),
+    "vqa": ("Answer in {lang}: {question}", "answer {lang} {question}"),
+    "vqg": ("Generate a question in {lang} for {answer}", "question {lang} {answer}"),
 }
 
 

@@ -1,0 +1,166 @@
+"""Reading a mixture folder: each task's examples with their images, and the read-side sampler
+that draws tasks by their rates (Grain's ``MapDataset.mix`` over the per-task folders). No Beam.
+
+Rows are dicts of the features in ``info.json`` (``task``, ``image_key``, ``prefix``,
+``target``, ``lang``, ``source_id``) plus ``image``: the image's bytes from the store (``b""``
+for text-only examples). Random access needs ``arrayrecord`` or ``parquet`` shards; TFRecord and
+WebDataset folders are for their own streaming readers (``tf.data``, ``webdataset``).
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+
+import grain
+import numpy as np
+import pyarrow.parquet as pq
+
+from pipelines.corpus_io import is_completed, read_json
+from pipelines.mixture.formats import FORMATS, RANDOM_ACCESS, from_example, shard_name
+from pipelines.mixture.layout import EXAMPLE_TYPES, IMAGE_TYPES, image_shard, index_name
+
+log = logging.getLogger("openwebli.mixture")
+
+
+class RowSource:
+    """Random access to the rows of a set of shard files (a Grain data source)."""
+
+    def __init__(self, paths: list[str], fmt: str, types: dict[str, type]):
+        if fmt not in RANDOM_ACCESS:
+            raise ValueError(f"{fmt} shards are read in order by their own readers; random access "
+                             f"(the sampler, the trainer) needs one of {RANDOM_ACCESS}")
+        self.paths, self.fmt, self.types = paths, fmt, types
+        self._source = self._table = None
+
+    def _open(self):
+        if self.fmt == "arrayrecord":
+            self._source = grain.sources.ArrayRecordDataSource(self.paths) if self.paths else []
+        else:
+            tables = [pq.read_table(p) for p in self.paths]
+            self._table = {name: [v for t in tables for v in t.column(name).to_pylist()]
+                           for name in self.types}
+
+    def __len__(self) -> int:
+        if self._source is None and self._table is None:
+            self._open()
+        if self._table is not None:
+            return len(next(iter(self._table.values())))
+        return len(self._source)
+
+    def __getitem__(self, index: int) -> dict:
+        if self._source is None and self._table is None:
+            self._open()
+        if self._table is not None:
+            return {name: column[index] for name, column in self._table.items()}
+        return from_example(self._source[index], self.types)
+
+    def __getstate__(self):  # reopened lazily in a worker process
+        return {"paths": self.paths, "fmt": self.fmt, "types": self.types, "_source": None,
+                "_table": None}
+
+
+class ImageStore:
+    """The mixture's images by key: shard = key mod shard count, position from the shard's
+    sorted key index (``images/index-*.parquet``)."""
+
+    def __init__(self, folder: str, fmt: str, num_shards: int):
+        self.folder, self.fmt, self.num_shards = folder, fmt, num_shards
+        self._keys: dict[int, np.ndarray] = {}
+        self._rows: dict[int, RowSource] = {}
+
+    def _shard(self, shard: int) -> tuple[np.ndarray, RowSource]:
+        if shard not in self._keys:
+            index = pq.read_table(os.path.join(self.folder, index_name(shard, self.num_shards)))
+            self._keys[shard] = np.asarray(index.column("image_key").to_pylist(), dtype=object)
+            path = os.path.join(self.folder, shard_name(shard, self.num_shards, self.fmt))
+            self._rows[shard] = RowSource([path], self.fmt, IMAGE_TYPES)
+        return self._keys[shard], self._rows[shard]
+
+    def __getitem__(self, key: str) -> bytes:
+        if not key:
+            return b""
+        keys, rows = self._shard(image_shard(key, self.num_shards))
+        pos = int(np.searchsorted(keys, key))
+        if pos >= len(keys) or keys[pos] != key:
+            raise KeyError(f"image {key} is not in the mixture's image store")
+        return rows[pos]["image"]
+
+    def __getstate__(self):
+        return {"folder": self.folder, "fmt": self.fmt, "num_shards": self.num_shards,
+                "_keys": {}, "_rows": {}}
+
+
+class MixtureFolder:
+    """A finished mixture folder (``openwebli mixture``)."""
+
+    def __init__(self, folder: str):
+        if not is_completed(folder):
+            raise FileNotFoundError(f"{folder} is not a finished mixture folder (no COMPLETED "
+                                    "marker); run `openwebli mixture`")
+        self.folder = folder
+        self.info = read_json(folder, "info.json")
+        if "tasks" not in self.info:
+            raise ValueError(f"{folder} is a mixture of an older layout (one folder of shards); "
+                             "rebuild it with `openwebli mixture --force`")
+        self.format = self.info["format"]
+        self.images = ImageStore(os.path.join(folder, self.info["image_store"]["path"]),
+                                 self.format, self.info["config"]["num_shards"])
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {name: t["rate"] for name, t in self.info["tasks"].items()}
+
+    def count(self, task: str, split: str = "train") -> int:
+        return self.info["tasks"][task]["examples"][split]
+
+    def shard_paths(self, task: str, split: str = "train") -> list[str]:
+        if task not in self.info["tasks"]:
+            raise KeyError(f"no task {task!r} in {self.folder} (have {sorted(self.info['tasks'])})")
+        pattern = os.path.join(self.folder, task, split, f"part-*{FORMATS[self.format]}")
+        return sorted(glob.glob(pattern))
+
+    def task_dataset(self, task: str, split: str = "train") -> grain.MapDataset:
+        """One task's examples of one split, in shard order, with their images."""
+        rows = RowSource(self.shard_paths(task, split), self.format, EXAMPLE_TYPES)
+        return grain.MapDataset.source(rows).map(_WithImage(self.images))
+
+    def sampler(self, split: str = "train", rates: dict[str, float] | None = None,
+                seed: int = 0) -> grain.MapDataset:
+        """An endless dataset drawing each task in proportion to its rate (``info.json``'s, or
+        ``rates`` given here), each task reshuffled every epoch from ``seed``. Tasks with no
+        examples in ``split`` are left out (with a warning)."""
+        rates = dict(rates or self.rates)
+        unknown = sorted(set(rates) - set(self.info["tasks"]))
+        if unknown:
+            raise KeyError(f"no tasks {unknown} in {self.folder} (have {sorted(self.info['tasks'])})")
+        empty = sorted(t for t in rates if self.count(t, split) == 0)
+        if empty:
+            log.warning("%s: no %s examples of %s; drawing from the other tasks", self.folder,
+                        split, ", ".join(empty))
+        names = [t for t in sorted(rates) if t not in empty and rates[t] > 0]
+        if not names:
+            raise ValueError(f"{self.folder} has no {split} examples of the tasks {sorted(rates)}")
+        parts = [grain.MapDataset.source(RowSource(self.shard_paths(t, split), self.format,
+                                                   EXAMPLE_TYPES)).shuffle(seed=seed + i).repeat(None)
+                 for i, t in enumerate(names)]
+        mixed = grain.MapDataset.mix(parts, [rates[t] for t in names])
+        return mixed.map(_WithImage(self.images))
+
+    def rows(self, split: str = "train", limit: int | None = None) -> list[dict]:
+        """Every task's rows of ``split`` (task by task, without images), or the first
+        ``limit`` of each task."""
+        out: list[dict] = []
+        for task in sorted(self.info["tasks"]):
+            source = RowSource(self.shard_paths(task, split), self.format, EXAMPLE_TYPES)
+            out += [source[i] for i in range(len(source) if limit is None
+                                             else min(len(source), limit))]
+        return out
+
+
+class _WithImage(grain.transforms.Map):
+    def __init__(self, images: ImageStore):
+        self.images = images
+
+    def map(self, row: dict) -> dict:
+        return {**row, "image": self.images[row["image_key"]]}
