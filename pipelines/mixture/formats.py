@@ -95,7 +95,11 @@ def arrow_types(types: dict[str, type]) -> pa.Schema:
 
 
 def _parquet(path: str, rows: list[dict], types) -> None:
+    """An empty shard has no row group (Hugging Face ``datasets`` fails on an empty one)."""
     schema = arrow_types(types)
+    if not rows:
+        pq.ParquetWriter(path, schema).close()
+        return
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sys
 
 import grain
 import numpy as np
@@ -126,7 +127,7 @@ class MixtureFolder:
         return grain.MapDataset.source(rows).map(_WithImage(self.images))
 
     def sampler(self, split: str = "train", rates: dict[str, float] | None = None,
-                seed: int = 0) -> grain.MapDataset:
+                seed: int = 0, with_images: bool = True) -> grain.MapDataset:
         """An endless dataset drawing each task in proportion to its rate (``info.json``'s, or
         ``rates`` given here), each task reshuffled every epoch from ``seed``. Tasks with no
         examples in ``split`` are left out (with a warning)."""
@@ -141,11 +142,11 @@ class MixtureFolder:
         names = [t for t in sorted(rates) if t not in empty and rates[t] > 0]
         if not names:
             raise ValueError(f"{self.folder} has no {split} examples of the tasks {sorted(rates)}")
-        parts = [grain.MapDataset.source(RowSource(self.shard_paths(t, split), self.format,
-                                                   EXAMPLE_TYPES)).shuffle(seed=seed + i).repeat(None)
-                 for i, t in enumerate(names)]
+        parts = [EpochShuffled(grain.MapDataset.source(RowSource(
+            self.shard_paths(t, split), self.format, EXAMPLE_TYPES)), seed + i) for i, t in
+            enumerate(names)]
         mixed = grain.MapDataset.mix(parts, [rates[t] for t in names])
-        return mixed.map(_WithImage(self.images))
+        return mixed.map(_WithImage(self.images)) if with_images else mixed
 
     def rows(self, split: str = "train", limit: int | None = None) -> list[dict]:
         """Every task's rows of ``split`` (task by task, without images), or the first
@@ -156,6 +157,33 @@ class MixtureFolder:
             out += [source[i] for i in range(len(source) if limit is None
                                              else min(len(source), limit))]
         return out
+
+
+class EpochShuffled(grain.MapDataset):
+    """The parent repeated without end, each epoch in a new permutation seeded from ``seed``
+    and the epoch. Written here rather than Grain's ``shuffle().repeat()`` for speed: Grain's
+    per-index shuffle costs ~3 ms a draw on a dataset of ten examples (a task of a small
+    mixture), 6 µs on a million; one cached numpy permutation an epoch costs ~1 µs a draw."""
+
+    def __init__(self, parent: grain.MapDataset, seed: int):
+        super().__init__(parent)
+        self._seed = seed
+        self._epoch, self._order = -1, np.empty(0, np.int64)
+
+    def __len__(self) -> int:
+        return sys.maxsize
+
+    def __str__(self) -> str:
+        return "EpochShuffled"
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        epoch, within = divmod(index, len(self._parent))
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self._seed, epoch])
+            self._epoch, self._order = epoch, rng.permutation(len(self._parent))
+        return self._parent[int(self._order[within])]
 
 
 class _WithImage(grain.transforms.Map):
