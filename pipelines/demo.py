@@ -17,7 +17,9 @@ from pipelines.corpus_job import CorpusConfig, CorpusInputs, run_corpus_job
 from pipelines.dedup.near import NearDedupConfig
 from pipelines.mixture.job import run_mixture_job
 from pipelines.mixture.prompts import prompt as task_prompt
-from pipelines.mixture.spec import corpus_spec
+from pipelines.mixture.reader import storage_report
+from pipelines.mixture.spec import MixtureSpec
+from pipelines.mixture.tasks import MIXTURES
 from pipelines.sample_site import generate_site, serve_site
 from pipelines.score.scorer_model import default_scorer_spec
 from schemas import CorpusPair
@@ -32,19 +34,47 @@ def _reset(path: str, force: bool) -> None:
         shutil.rmtree(path)
 
 
+def demo_spec(corpus: str, site: str, annotations: str) -> MixtureSpec:
+    """The "pali" mixture's eight tasks over the corpus and the sample site's annotations (its
+    COCO-format boxes, its VQA lines, its pages' texts)."""
+    sources = {"corpus": {"kind": "corpus", "path": corpus},
+               "site": {"kind": "coco", "annotations": os.path.join(annotations, "instances.json"),
+                        "images": site},
+               "site_vqa": {"kind": "vqa", "path": os.path.join(annotations, "vqa.jsonl"),
+                            "images": site},
+               "site_texts": {"kind": "text", "path": os.path.join(annotations, "texts.jsonl")}}
+    tasks = {name: {"rate": rate} for name, rate in MIXTURES.get("pali").rates}
+    tasks["span_corruption"]["source"] = "site_texts"  # the corpus has no WET texts here
+    # One shard a split: ArrayRecord pads each file to 128 KiB, which a mixture this small feels.
+    return MixtureSpec.from_dict({"sources": sources, "tasks": tasks, "name": "pali",
+                                  "num_shards": 1})
+
+
+def _print_mixture(stats: dict, report: dict) -> None:
+    for task, counts in stats["shards"].items():
+        print(f"  {task:<18}{counts['train']:>6} train {counts['validation']:>5} validation")
+    r = report
+    print(f"storage: {r['examples']} examples over {r['images']} images of {r['image_bytes']:,} "
+          f"bytes; on disk the image store {r['image_store_bytes']:,} and the examples "
+          f"{r['example_bytes']:,} bytes ({r['bytes_per_example']:,.0f} an example): "
+          f"{r['to_one_copy']:.2f}x one copy of the images (with an image copy an example: "
+          f"{r['bytes_if_copied']:,} bytes)")
+
+
 def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     from model.configs import get_config
     from model.predict import load
     from model.train import train
 
     start = time.time()
-    site, eval_images, corpus, mixture, train_dir = (
-        os.path.join(workdir, d) for d in ("site", "eval-images", "corpus", "mixture", "train"))
-    for path in (site, eval_images, corpus, mixture, train_dir):
+    site, annotations, eval_images, corpus, mixture, train_dir = (
+        os.path.join(workdir, d) for d in ("site", "site-annotations", "eval-images", "corpus",
+                                           "mixture", "train"))
+    for path in (site, annotations, eval_images, corpus, mixture, train_dir):
         _reset(path, force)
-    _banner("1/5 sample site (and a one-image evaluation set to keep out of the corpus)")
-    print(generate_site(site, eval_dir=eval_images) if not os.path.exists(site)
-          else f"reusing {site}")
+    _banner("1/5 sample site, its annotations, and a one-image evaluation set to keep out")
+    print(generate_site(site, eval_dir=eval_images, annotations_dir=annotations)
+          if not os.path.exists(annotations) else f"reusing {site}")
     scorer_spec = default_scorer_spec()
     config = CorpusConfig(scorer_spec=scorer_spec,
                           near_dedup=NearDedupConfig(eval_images=(eval_images,)))
@@ -54,10 +84,11 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
         print(f"serving the sample site at {base}")
         stats = run_corpus_job(CorpusInputs(seeds=(f"{base}/index.html",)), corpus, config,
                                PipelineOptions(beam_args))
-    _banner("3/5 mixture (captioning, split-captioning, OCR → ArrayRecord)")
-    spec = corpus_spec(corpus)
+    _banner("3/5 mixture (the eight PaLI tasks from the corpus and the site's annotations)")
+    spec = demo_spec(corpus, site, annotations)
     mix_stats = run_mixture_job(spec, mixture, PipelineOptions(beam_args))
-    print({task: s["examples"] for task, s in mix_stats["tasks"].items()})
+    report = storage_report(mixture)
+    _print_mixture(mix_stats, report)
     _banner("4/5 PaLI training (frozen ViT from the scorer, T5-style encoder-decoder)")
     result = train(get_config("demo"), mixture, train_dir,
                    scorer_checkpoint=scorer_spec.split(":", 1)[1])
@@ -78,4 +109,6 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
           f"over {result['steps']} steps")
     print(f"prediction for {pair.image_url} [{prompt}]: {prediction!r}  (alt text: {pair.alt_text!r})")
     print(f"demo finished in {time.time() - start:.0f} s; outputs in {workdir}")
-    return {"stats": stats, "train": result, "prediction": prediction}
+    print("mixture examples per task:", {t: sum(c.values()) for t, c in mix_stats["shards"].items()})
+    return {"stats": stats, "mixture": mix_stats, "storage": report, "train": result,
+            "prediction": prediction}

@@ -10,6 +10,11 @@ What is in it (all generated, deterministic for a seed):
   duplicates, and (optionally, outside the site) an evaluation image copied from the gallery;
 - ``/private/`` disallowed by ``robots.txt``; ``noai.html`` marked ``<meta name="robots"
   content="noai">``; images under ``/img/noai/`` served with ``X-Robots-Tag: noai``.
+
+With ``annotations_dir``, what the generator knows of its pictures is written beside the site,
+as an existing dataset would be: ``instances.json`` (COCO format: each scene's shape and sign
+boxes, its true English caption), ``vqa.jsonl`` (questions on shape, colours and sign
+words) and ``texts.jsonl`` (each page's text), so that the demo's mixture has every task.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import functools
 import html
 import http.server
 import io
+import json
 import random
 import threading
 from pathlib import Path
@@ -46,10 +52,27 @@ class _Img:
     srcset: str = ""
 
 
+# The gallery image the one-image evaluation set copies: left out of the annotations, as the
+# corpus job's evaluation-set dedup leaves it out of the corpus.
+EVAL_SOURCE = "img/g02-2.jpg"
+
+
+@dataclasses.dataclass
+class _Annotation:
+    file_name: str
+    width: int
+    height: int
+    objects: list  # (label, COCO [x, y, w, h])
+    caption: str
+    questions: list  # (question, answer)
+
+
 class _SiteWriter:
     def __init__(self, root: Path, rng: random.Random):
         self.root, self.rng = root, rng
         self.counts = {"pages": 0, "images": 0, "img_tags": 0}
+        self.annotations: list[_Annotation] = []
+        self.texts: list[dict] = []  # each page's visible text, a text source for the mixture
 
     def image(self, rel: str, img: Image.Image, fmt: str = "JPEG") -> str:
         path = self.root / rel
@@ -81,19 +104,34 @@ class _SiteWriter:
                f"<title>{html.escape(title)}</title></head><body>{''.join(body)}</body></html>")
         (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
         (self.root / rel).write_text(doc, encoding="utf-8")
+        words = [title] + [t for im in imgs for t in (im.alt, im.caption) if t]
+        self.texts.append({"id": "/" + rel, "text": " ".join(words), "lang": lang})
         self.counts["pages"] += 1
         self.counts["img_tags"] += len(imgs)
         return "/" + rel
+
+
+def _scene_questions(scene: synthetic.Scene, word: str | None) -> list[tuple[str, str]]:
+    questions = [("What shape is in the image?", scene.shape),
+                 (f"What colour is the {scene.shape}?", scene.color),
+                 ("What colour is the background?", scene.background)]
+    return questions + ([("What does the sign say?", word)] if word else [])
 
 
 def _scene_img(w: _SiteWriter, rel: str, lang: str) -> _Img:
     rng = w.rng
     scene = synthetic.random_scene(rng)
     size = (rng.randint(200, 480), rng.randint(160, 400))
-    img = synthetic.render_scene(scene, size, rng)
+    img, box = synthetic.render_scene_boxed(scene, size, rng)
+    objects, word = [(scene.shape, box)], None
     if rng.random() < 0.25:  # a shop sign in the picture: text for OCR beside the caption
-        img = synthetic.add_sign(img, rng.choice(synthetic.SIGN_WORDS), rng)
+        word = rng.choice(synthetic.SIGN_WORDS)
+        img, sign_box = synthetic.add_sign_boxed(img, word, rng)
+        objects.append(("sign", sign_box))
     src = w.image(rel, img)
+    if rel != EVAL_SOURCE:
+        w.annotations.append(_Annotation(rel, *size, objects, synthetic.scene_caption(scene, "en"),
+                                         _scene_questions(scene, word)))
     alt = synthetic.scene_caption(scene, lang)
     roll = rng.random()
     if roll < 0.15:  # a caption of some other scene: should score low
@@ -135,6 +173,8 @@ def _signs(w: _SiteWriter, spec: SiteSpec) -> list[str]:
             size = (w.rng.randint(260, 420), w.rng.randint(120, 200))
             src = w.image(f"img/s{n:02d}-{i}.jpg", synthetic.render_sign(word, size, w.rng))
             imgs.append(_Img(src=src, alt=synthetic.sign_caption(word, lang)))
+            w.annotations.append(_Annotation(src[1:], *size, [], synthetic.sign_caption(word, "en"),
+                                             [("What does the sign say?", word)]))
         urls.append(w.page(f"signs/{n:02d}.html", f"Signs {n}", lang, imgs, ["/index.html"]))
     return urls
 
@@ -166,11 +206,13 @@ def _odd_cases(w: _SiteWriter) -> list[str]:
 
 
 def generate_site(root: str | Path, spec: SiteSpec = SiteSpec(),
-                  eval_dir: str | Path | None = None) -> dict:
+                  eval_dir: str | Path | None = None,
+                  annotations_dir: str | Path | None = None) -> dict:
     """Write the sample site under ``root``; return counts of pages, image files and <img> tags.
 
     With ``eval_dir``, also write there an "evaluation set" of one image: a resized PNG copy
-    of a gallery image, which the corpus job's evaluation-set dedup must remove."""
+    of a gallery image, which the corpus job's evaluation-set dedup must remove. With
+    ``annotations_dir``, write the site's annotations there (``write_annotations``)."""
     w = _SiteWriter(Path(root), random.Random(spec.seed))
     w.root.mkdir(parents=True, exist_ok=True)
     (w.root / "robots.txt").write_text(ROBOTS_TXT)
@@ -180,9 +222,34 @@ def generate_site(root: str | Path, spec: SiteSpec = SiteSpec(),
     w.page("index.html", "OpenWebLI sample site", "en", [], links)
     if eval_dir is not None:
         Path(eval_dir).mkdir(parents=True, exist_ok=True)
-        Image.open(w.root / "img" / "g02-2.jpg").resize((224, 168)).save(
-            Path(eval_dir) / "eval-0001.png")
+        Image.open(w.root / EVAL_SOURCE).resize((224, 168)).save(Path(eval_dir) / "eval-0001.png")
+    if annotations_dir is not None:
+        write_annotations(w.annotations, w.texts, Path(annotations_dir))
+        w.counts["annotated_images"] = len(w.annotations)
     return dict(w.counts)
+
+
+def write_annotations(annotations: list[_Annotation], texts: list[dict], folder: Path) -> None:
+    """``instances.json`` (COCO: images, boxes and captions, categories), ``vqa.jsonl`` (file
+    names relative to the site's root) and ``texts.jsonl`` (each page's text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = sorted({label for a in annotations for label, _ in a.objects})
+    ids = {label: i + 1 for i, label in enumerate(labels)}
+    images, anns = [], []
+    for image_id, a in enumerate(annotations, 1):
+        images.append({"id": image_id, "file_name": a.file_name, "width": a.width,
+                       "height": a.height})
+        anns += [{"id": len(anns) + 1, "image_id": image_id, "category_id": ids[label],
+                  "bbox": [round(v, 2) for v in box], "iscrowd": 0} for label, box in a.objects]
+        anns.append({"id": len(anns) + 1, "image_id": image_id, "caption": a.caption})
+    coco = {"images": images, "annotations": anns,
+            "categories": [{"id": ids[label], "name": label} for label in labels]}
+    (folder / "instances.json").write_text(json.dumps(coco, indent=1))
+    lines = [json.dumps({"image": a.file_name, "question": q, "answer": ans, "lang": "en"})
+             for a in annotations for q, ans in a.questions]
+    (folder / "vqa.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "texts.jsonl").write_text("".join(json.dumps(t, ensure_ascii=False) + "\n"
+                                                for t in texts))
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -103,6 +103,17 @@ def _polygon(shape: str, cx: float, cy: float, r: float):
 
 def render_scene(scene: Scene, size: tuple[int, int], rng: random.Random) -> Image.Image:
     """A photo-like render: lit gradient background, grain, a soft shadow under the shape."""
+    return render_scene_boxed(scene, size, rng)[0]
+
+
+def shape_box(shape: str, cx: float, cy: float, r: float) -> tuple[float, float, float, float]:
+    """The shape's box in pixels, COCO's (x, y, width, height)."""
+    bottom = cy + (0.8 * r if shape == "triangle" else r)
+    return (cx - r, cy - r, 2 * r, bottom - (cy - r))
+
+
+def render_scene_boxed(scene: Scene, size: tuple[int, int], rng: random.Random):
+    """``render_scene`` (the same draws from ``rng``) and the shape's box (``shape_box``)."""
     w, h = size
     base = np.array(_jitter(COLORS[scene.background], rng), dtype=np.float32)
     light = np.linspace(1.15, 0.8, h)[:, None, None] * np.linspace(0.9, 1.1, w)[None, :, None]
@@ -114,7 +125,7 @@ def render_scene(scene: Scene, size: tuple[int, int], rng: random.Random) -> Ima
     _draw_shape(ImageDraw.Draw(shadow), scene.shape, cx + r * 0.12, cy + r * 0.12, r, 110)
     img.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(r * 0.1)))
     _draw_shape(ImageDraw.Draw(img), scene.shape, cx, cy, r, _jitter(COLORS[scene.color], rng))
-    return img
+    return img, shape_box(scene.shape, cx, cy, r)
 
 
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx, cy, r, fill) -> None:
@@ -144,8 +155,14 @@ def render_sign(word: str, size: tuple[int, int], rng: random.Random) -> Image.I
 
 def add_sign(img: Image.Image, word: str, rng: random.Random) -> Image.Image:
     """The scene with a small sign showing ``word`` in one corner (text for the OCR task)."""
+    return add_sign_boxed(img, word, rng)[0]
+
+
+def add_sign_boxed(img: Image.Image, word: str, rng: random.Random):
+    """``add_sign`` (the same draws) and the sign's box, COCO's (x, y, width, height)."""
     w, h = img.size
     sign = render_sign(word, (int(w * 0.55), max(40, int(h * 0.3))), rng)
     out = img.copy()
-    out.paste(sign, (rng.choice([0, w - sign.width]), 0))
-    return out
+    x = rng.choice([0, w - sign.width])
+    out.paste(sign, (x, 0))
+    return out, (x, 0, sign.width, sign.height)

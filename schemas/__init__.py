@@ -11,7 +11,7 @@ Terms:
   object boxes, a mixture source beside the corpus.
 - **VQA triplet**: an image, a question about it and its answer (VQ²A-style), another source.
 - **task example**: one (image, prefix, target) training example of a mixture task.
-- **shard**: one file of a stage's output (``part-*.parquet`` or ``*.array_record``).
+- **shard**: one file of a stage's output (``part-*.parquet``; a mixture's ``part-*`` in its format).
 - **mixture**: a weighted set of tasks turned into shards for the trainer.
 
 Every record is a frozen, slotted, keyword-only dataclass; its Arrow schema is derived from

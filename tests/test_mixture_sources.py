@@ -85,3 +85,82 @@ def test_missing_image_file_is_a_rejection_and_a_bad_file_an_error(tmp_path):
     (tmp_path / "b.json").write_text('{"annotations": []}')
     with pytest.raises(ValueError, match="not a COCO annotation file"):
         list(read_coco([tmp_path / "b.json"], tmp_path))
+
+
+# --- The sample site's own annotations: what the generator knows of the pictures it drew ---
+
+def _colour_at(image_bytes: bytes, x: float, y: float) -> str:
+    """The name of the palette colour nearest the pixel at (x, y)."""
+    import io
+
+    from PIL import Image
+
+    from pipelines.synthetic import COLORS
+
+    pixel = Image.open(io.BytesIO(image_bytes)).convert("RGB").getpixel((int(x), int(y)))
+    return min(COLORS, key=lambda c: sum((a - b) ** 2 for a, b in zip(COLORS[c], pixel)))
+
+
+@pytest.fixture(scope="module")
+def site_annotations(tmp_path_factory):
+    from pipelines.sample_site import SiteSpec, generate_site
+
+    root, folder = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("annotations")
+    counts = generate_site(root, SiteSpec(gallery_pages=6, sign_pages=2, images_per_page=3),
+                           eval_dir=tmp_path_factory.mktemp("eval"), annotations_dir=folder)
+    return root, folder, counts
+
+
+def test_site_boxes_are_where_the_shapes_were_drawn(site_annotations):
+    """At each shape box's centre the image shows the colour the VQA line says the shape is;
+    just above and just left of the box (the shadow falls right and down), and at the image's
+    corner furthest from it, the background's colour (nearest palette colour, read from the
+    pixels here). Points a sign box covers, or outside the image, are skipped."""
+    from pipelines.mixture.sources import read_vqa
+
+    root, folder, counts = site_annotations
+    files = {str(im["id"]): im["file_name"]
+             for im in json.loads((folder / "instances.json").read_text())["images"]}
+    images = {files[r.image_id]: r for r in read_coco([folder / "instances.json"], root)}
+    answers = {(t.image_id, t.question): t.answer for t in read_vqa([folder / "vqa.jsonl"], root)}
+    # 6 pages x 3 scenes + 2 x 3 signs, less the evaluation set's source, g02-2
+    assert counts["annotated_images"] == len(images) == 6 * 3 + 2 * 3 - 1
+    assert "img/g02-2.jpg" not in images and "img/g02-1.jpg" in images
+    checked = 0
+    for name, image in images.items():
+        shapes = [o for o in image.objects if o.label != "sign"]
+        signs = [o.box for o in image.objects if o.label == "sign"]
+        if not shapes:
+            assert answers[(name, "What does the sign say?")].isupper()  # a sign page's word
+            continue
+        (shape,) = shapes
+        ymin, xmin, ymax, xmax = shape.box
+        cy = (ymin + ymax) / 2 if shape.label != "triangle" else ymin + 0.45 * (ymax - ymin)
+        cx = (xmin + xmax) / 2
+        corner = (0.98 if cx < 0.5 else 0.02, 0.98 if cy < 0.5 else 0.02)
+        gap_y, gap_x = 0.08 * (ymax - ymin), 0.08 * (xmax - xmin)
+        outside = [corner, (cx, ymin - gap_y), (xmin - gap_x, cy)]
+        covered = lambda p: any(b[0] <= p[1] <= b[2] and b[1] <= p[0] <= b[3] for b in signs)
+        if covered((cx, cy)):
+            continue
+        w, h = image.width, image.height
+        assert _colour_at(image.image, cx * w, cy * h) == answers[
+            (name, f"What colour is the {shape.label}?")]
+        for x, y in outside:
+            if 0 <= x < 1 and 0 <= y < 1 and not covered((x, y)):
+                assert _colour_at(image.image, x * w, y * h) == answers[
+                    (name, "What colour is the background?")], (name, x, y)
+                checked += 1
+        assert answers[(name, "What shape is in the image?")] == shape.label
+    assert checked >= 30
+
+
+def test_site_texts_and_categories(site_annotations):
+    from pipelines.mixture.sources import coco_labels, read_texts
+
+    root, folder, counts = site_annotations
+    assert coco_labels([folder / "instances.json"]) == (
+        "circle", "diamond", "sign", "square", "triangle")
+    texts = list(read_texts([folder / "texts.jsonl"]))
+    assert len(texts) == counts["pages"] and texts[0].url == "/gallery/00.html"
+    assert texts[0].text.startswith("Gallery 0 ")

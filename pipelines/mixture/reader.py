@@ -192,3 +192,25 @@ class _WithImage(grain.transforms.Map):
 
     def map(self, row: dict) -> dict:
         return {**row, "image": self.images[row["image_key"]]}
+
+
+def storage_report(folder: str) -> dict:
+    """What the mixture costs on disk against one copy of its images: the image store's files
+    and the examples' files, the images' own bytes (one copy each), and what storing each
+    example's image with the example would take. Reads every image once."""
+    mixture = MixtureFolder(folder)
+    sizes: dict[str, int] = {}
+    for shard in range(mixture.images.num_shards):
+        keys, rows = mixture.images._shard(shard)
+        sizes.update((k, len(rows[i]["image"])) for i, k in enumerate(keys))
+    rows = [r for split in ("train", "validation") for r in mixture.rows(split)]
+    disk = lambda sub: sum(os.path.getsize(os.path.join(d, f))
+                           for d, _, files in os.walk(os.path.join(folder, sub)) for f in files)
+    store = disk(mixture.info["image_store"]["path"])
+    examples = sum(disk(task) for task in mixture.info["tasks"])
+    one_copy = sum(sizes.values())
+    return {"examples": len(rows), "images": len(sizes), "image_bytes": one_copy,
+            "image_store_bytes": store, "example_bytes": examples,
+            "bytes_per_example": (store + examples) / max(1, len(rows)),
+            "bytes_if_copied": examples + sum(sizes.get(r["image_key"], 0) for r in rows),
+            "to_one_copy": (store + examples) / max(1, one_copy)}
