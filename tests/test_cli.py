@@ -25,6 +25,7 @@ def test_commands_are_listed(capsys):
     (["crawl", "--input", "/nonexistent/*.warc.gz", "--output", "x"], "no file matches"),
     (["fetch", "--output", "x"], "give URL lists (--url-list) or crawl folders (--candidates)"),
     (["mixture", "--corpus", "/nonexistent", "--output", "x"], "not a finished corpus folder"),
+    (["mixture", "--output", "x"], "give --corpus (a corpus folder), --spec"),
     (["train", "--config", "dmeo", "--data", "x", "--workdir", "y"], "did you mean 'demo'"),
     (["predict", "--checkpoint", "/nonexistent", "--image", "x.jpg"], "No such file"),
     (["predict", "--checkpoint", "/nonexistent", "--image", __file__], "not a training workdir"),

@@ -164,3 +164,58 @@ def test_site_texts_and_categories(site_annotations):
     texts = list(read_texts([folder / "texts.jsonl"]))
     assert len(texts) == counts["pages"] and texts[0].url == "/gallery/00.html"
     assert texts[0].text.startswith("Gallery 0 ")
+
+
+def _openimages(tmp_path, rows, header="ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsGroupOf"):
+    from PIL import Image
+
+    (tmp_path / "boxes.csv").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "labels.csv").write_text("/m/0bt9lr,Dog\n/m/01yrx,Cat\n")  # no header, as OI's
+    Image.new("RGB", (40, 30)).save(tmp_path / "a1.jpg")
+    return [tmp_path / "boxes.csv"], tmp_path / "labels.csv"
+
+
+def test_open_images_boxes_labels_and_group_boxes(tmp_path):
+    from pipelines.mixture.sources import read_label_map, read_openimages
+
+    boxes, labels = _openimages(tmp_path, [
+        "a1,xclick,/m/0bt9lr,1,0.1,0.5,0.2,0.9,0",
+        "a1,xclick,/m/01yrx,1,0.0,1.0,0.0,1.0,1",  # a group box: left out, as crowd regions are
+        "b2,xclick,/m/01yrx,1,0.1,0.2,0.3,0.4,0"])  # no b2.jpg
+    assert read_label_map(labels) == {"/m/0bt9lr": "Dog", "/m/01yrx": "Cat"}
+    first, second = read_openimages(boxes, labels, tmp_path)
+    assert first == LabelledImage(image_id="a1", image=(tmp_path / "a1.jpg").read_bytes(),
+                                  width=40, height=30, captions=[],
+                                  objects=[BoxedObject(label="Dog", box=[0.2, 0.1, 0.9, 0.5])])
+    assert second == Rejection(stage="source", reason="image_missing", record_id="b2",
+                               url=str(tmp_path / "b2.jpg"))
+
+
+@pytest.mark.parametrize("rows,header,error", [
+    (["a1,/m/0bt9lr,0.1,0.5,0.2"], "ImageID,LabelName,XMin,XMax,YMin",
+     r"not an Open Images box CSV \(no \['YMax'\]\)"),
+    (["a1,xclick,/m/999,1,0.1,0.5,0.2,0.9,0"], None, "label '/m/999' is not in the label map"),
+])
+def test_open_images_errors(tmp_path, rows, header, error):
+    from pipelines.mixture.sources import read_openimages
+
+    args = (tmp_path, rows) if header is None else (tmp_path, rows, header)
+    boxes, labels = _openimages(*args)
+    with pytest.raises(ValueError, match=error):
+        list(read_openimages(boxes, labels, tmp_path))
+
+
+def test_text_files_and_jsonl(tmp_path):
+    from schemas import PageText
+
+    from pipelines.mixture.sources import read_texts
+
+    (tmp_path / "a.txt").write_text("first  document\nstill first\n\n\nsecond one\n")
+    (tmp_path / "b.jsonl").write_text('{"text": "one", "id": "doc-1"}\n\n[1, 2]\n{"text": "two"}\n')
+    assert list(read_texts([tmp_path / "a.txt", tmp_path / "b.jsonl"])) == [
+        PageText(url=f"{tmp_path / 'a.txt'}#0", text="first document still first"),
+        PageText(url=f"{tmp_path / 'a.txt'}#1", text="second one"),
+        PageText(url="doc-1", text="one"),
+        Rejection(stage="source", reason="bad_text_line", record_id=f"{tmp_path / 'b.jsonl'}:3",
+                  url=str(tmp_path / "b.jsonl")),
+        PageText(url=f"{tmp_path / 'b.jsonl'}#4", text="two")]
