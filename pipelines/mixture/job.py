@@ -184,14 +184,14 @@ def write_images(images, spec: MixtureSpec, output: str):
         lambda rows: {"images": sum(c for c, _ in rows), "bytes": sum(b for _, b in rows)})
 
 
-def _task_summary(outcomes) -> dict:
+def _task_summary(counted) -> dict:
+    """((task, outcome), n) rows → {task: {"examples": n, "skipped": {reason: n}}}."""
     summary: dict = collections.defaultdict(lambda: {"examples": 0, "skipped": {}})
-    for task, outcome in outcomes:
+    for (task, outcome), n in sorted(counted):
         if outcome == "examples":
-            summary[task]["examples"] += 1
+            summary[task]["examples"] += n
         else:
-            reason = outcome.split(":", 1)[1]
-            summary[task]["skipped"][reason] = summary[task]["skipped"].get(reason, 0) + 1
+            summary[task]["skipped"][outcome.split(":", 1)[1]] = n
     return dict(sorted(summary.items()))
 
 
@@ -258,8 +258,9 @@ def build_mixture(p, spec: MixtureSpec, output: str) -> None:
     rows = examples | "AllRows" >> beam.Flatten()
     all_rejects = rejects | "AllRejects" >> beam.Flatten()
     all_rejects | WriteRejects(output)
-    extras = {"tasks": outcomes | "AllOutcomes" >> beam.Flatten() | "Outcomes" >> beam.combiners.ToList()
-              | "TaskSummary" >> beam.Map(_task_summary),
+    extras = {"tasks": outcomes | "AllOutcomes" >> beam.Flatten()
+              | "CountOutcomes" >> beam.combiners.Count.PerElement()  # a row a task and reason
+              | "Outcomes" >> beam.combiners.ToList() | "TaskSummary" >> beam.Map(_task_summary),
               "shards": write_examples(rows, spec, output),
               "image_store": write_images(images | "EveryImage" >> beam.Flatten(), spec, output)}
     counts | "AllCounts" >> beam.Flatten() | "Stats" >> WriteStats(output, extras)
