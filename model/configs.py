@@ -26,8 +26,13 @@ class PaliConfig:
     vocab_size: int = 1024  # SentencePiece target size (a soft limit on tiny corpora)
     max_prefix_len: int = 64  # PaLI-style prompts: the demo's split-caption ones reach ~48
     max_target_len: int = 32
+    # Device mesh (model/sharding.py): sizes of the data, fsdp and model axes; -1 takes the
+    # devices left. The default splits the batch over every device, parameters replicated.
+    mesh_data: int = -1
+    mesh_fsdp: int = 1
+    mesh_model: int = 1
     # Training.
-    batch_size: int = 16  # global; must divide by the device count
+    batch_size: int = 16  # global; must divide by the mesh's data × fsdp size
     steps: int = 200
     learning_rate: float = 3e-3
     warmup_steps: int = 20
@@ -38,6 +43,9 @@ class PaliConfig:
     checkpoint_every: int = 100
 
     def __post_init__(self):
+        from model.sharding import check_mesh_sizes
+
+        check_mesh_sizes(self.mesh_data, self.mesh_fsdp, self.mesh_model)
         for whole, part, what in ((self.image_size, self.patch_size, "image_size/patch_size"),
                                   (self.vit_width, self.vit_heads, "vit_width/vit_heads"),
                                   (self.d_model, self.heads, "d_model/heads")):

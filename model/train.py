@@ -1,7 +1,8 @@
 """``openwebli train``: one train loop for PaLI on a mixture folder.
 
-A jitted step over a ``jax.sharding.Mesh`` (batch split along ``data``, params replicated),
-optax AdamW with warmup + cosine decay and gradient clipping, the ViT frozen (its subtree is
+A jitted step over a ``data`` × ``fsdp`` × ``model`` mesh (model/sharding.py: the batch split
+along data and fsdp, parameters and optimizer state sharded by one rules table and initialised
+directly sharded, never whole on one device), optax AdamW with warmup + cosine decay and gradient clipping, the ViT frozen (its subtree is
 masked out of the optimizer and gets no gradient), Orbax checkpoints with resume.
 With several processes (``jax.distributed``) each reads its own slice of the mixture and
 process 0 trains the tokenizer.
@@ -23,6 +24,7 @@ from flax.training import train_state
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from model import sharding
 from model.configs import PaliConfig
 from model.data import read_examples, train_dataset
 from model.pali import FROZEN, PaLI
@@ -51,19 +53,29 @@ def _dummy_batch(config: PaliConfig, n: int = 1) -> dict:
             "decoder_input": np.zeros((n, config.max_target_len), np.int32)}
 
 
-def create_state(config: PaliConfig, scorer_checkpoint: str | None = None, warn: bool = True):
-    """Fresh train state; the ViT's weights come from the scorer's open_clip checkpoint."""
-    model = PaLI(config)
+def create_state(config: PaliConfig, scorer_checkpoint: str | None = None, warn: bool = True,
+                 mesh: Mesh | None = None):
+    """Fresh train state, laid out on ``mesh`` (the config's, by default) as it is created:
+    the state's shapes from ``jax.eval_shape``, then one jitted init whose outputs are sharded.
+    The ViT's weights come from the scorer's open_clip checkpoint."""
+    model, tx = PaLI(config), make_optimizer(config)
     b = _dummy_batch(config)
-    params = jax.jit(model.init)(jax.random.PRNGKey(config.seed), b["image"], b["prefix"],
-                                 b["decoder_input"])["params"]
+
+    def init(rng):
+        params = model.init(rng, b["image"], b["prefix"], b["decoder_input"])["params"]
+        return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+    mesh = mesh or sharding.make_mesh(config)
+    rng = jax.random.PRNGKey(config.seed)
+    layout = sharding.shardings(jax.eval_shape(init, rng), mesh)
+    state = jax.jit(init, out_shardings=layout)(rng)
     if scorer_checkpoint:
-        params = dict(params)
-        params[FROZEN] = _vit_from_scorer(scorer_checkpoint, config, params[FROZEN])
+        vit = _vit_from_scorer(scorer_checkpoint, config, state.params[FROZEN])
+        params = {**state.params, FROZEN: jax.device_put(vit, layout.params[FROZEN])}
+        state = state.replace(params=params)
     elif warn:
         log.warning("no scorer checkpoint: the frozen ViT keeps its random initialisation")
-    return train_state.TrainState.create(apply_fn=model.apply, params=params,
-                                         tx=make_optimizer(config))
+    return state
 
 
 def _vit_from_scorer(path: str, config: PaliConfig, expected) -> dict:
@@ -72,12 +84,12 @@ def _vit_from_scorer(path: str, config: PaliConfig, expected) -> dict:
     state_dict = torch.load(path, map_location="cpu", weights_only=True)
     params = params_from_open_clip(state_dict, heads=config.vit_heads)
     params.pop("proj", None)  # PaLI reads patch tokens, not the contrastive embedding
-    shapes = lambda t: jax.tree.map(np.shape, t)
-    if shapes(params) != shapes(jax.device_get(expected)):
+    shapes = lambda t: jax.tree.map(np.shape, t)  # of sharded arrays too, without gathering
+    if shapes(params) != shapes(expected):
         raise ValueError(f"scorer checkpoint {path} does not match the config's ViT "
                          f"(width {config.vit_width}, layers {config.vit_layers})")
     log.info("frozen ViT initialised from %s", path)
-    return jax.tree.map(jnp.asarray, params)
+    return params
 
 
 def loss_fn(params, apply_fn, batch):
@@ -135,12 +147,12 @@ def _checkpoints(workdir: Path) -> ocp.CheckpointManager:
     return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options)
 
 
-def _shard(mesh: Mesh, state, batch_spec):
-    replicated = NamedSharding(mesh, P())
-    state = jax.device_put(state, replicated)
-    step = jax.jit(train_step, in_shardings=(replicated, batch_spec),
-                   out_shardings=(replicated, replicated), donate_argnums=0)
-    return state, step
+def jit_step(mesh: Mesh, state):
+    """The train step jitted for ``state``'s layout on ``mesh`` (the state stays as it is laid
+    out, the loss is replicated)."""
+    layout = sharding.shardings(state, mesh)
+    return jax.jit(train_step, in_shardings=(layout, sharding.batch_sharding(mesh)),
+                   out_shardings=(layout, NamedSharding(mesh, P())), donate_argnums=0)
 
 
 def train(config: PaliConfig, data_dir: str, workdir: str,
@@ -150,22 +162,24 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     work.mkdir(parents=True, exist_ok=True)
     if jax.process_index() == 0:
         (work / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-    mesh = Mesh(np.array(jax.devices()), ("data",))
-    if config.batch_size % mesh.size:
-        raise ValueError(f"batch_size {config.batch_size} is not divisible by {mesh.size} devices")
+    mesh = sharding.make_mesh(config)
+    splits = mesh.shape["data"] * mesh.shape["fsdp"]
+    if config.batch_size % splits:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the mesh's "
+                         f"data × fsdp = {splits}")
+    log.info("mesh %s over %d devices", sharding.describe(mesh), mesh.size)
     tokenizer_path = str(_tokenizer(data_dir, work, config))
     if jax.process_index() == 0:
         _warn_if_truncated(data_dir, tokenizer_path, config)
-    state = create_state(config, scorer_checkpoint)
+    state = create_state(config, scorer_checkpoint, mesh=mesh)
     manager = _checkpoints(work)
     if manager.latest_step() is not None:
         state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
         log.info("resumed from step %d", int(state.step))
     batches = iter(train_dataset(data_dir, tokenizer_path, config, int(state.step),
                                  jax.process_index(), jax.process_count()))
-    batch_spec = NamedSharding(mesh, P("data"))
-    state, step_fn = _shard(mesh, state, batch_spec)
-    return _loop(state, step_fn, batches, batch_spec, manager, config)
+    return _loop(state, jit_step(mesh, state), batches, sharding.batch_sharding(mesh), manager,
+                 config)
 
 
 def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
