@@ -15,6 +15,7 @@ class PaliConfig:
     vit_width: int = 128
     vit_layers: int = 4
     vit_heads: int = 4
+    vit_mlp_dim: int = 0  # 0: 4 × vit_width (open_clip's default)
     # mT5-style encoder-decoder.
     d_model: int = 128
     enc_layers: int = 2
@@ -59,12 +60,28 @@ class PaliConfig:
         return self.d_model // self.heads
 
 
+# The PaLI paper's shapes (Chen et al. 2022, tables 1 and 12): ViT-G/14 (1.8B) and ViT-e/14
+# (3.9B) at 224 px; mT5-Large (1.2B) and mT5-XXL (13B) with mT5's 250,112-piece vocabulary.
+# Weights and optimizer state sharded over every device by default (mesh_fsdp=-1).
+VIT_G = dict(image_size=224, patch_size=14, vit_width=1664, vit_layers=48, vit_heads=16,
+             vit_mlp_dim=8192)
+VIT_E = dict(image_size=224, patch_size=14, vit_width=1792, vit_layers=56, vit_heads=16,
+             vit_mlp_dim=15360)
+MT5_LARGE = dict(d_model=1024, enc_layers=24, dec_layers=24, heads=16, mlp_dim=2816,
+                 vocab_size=250_112)
+MT5_XXL = dict(d_model=4096, enc_layers=24, dec_layers=24, heads=64, mlp_dim=10240,
+               vocab_size=250_112)
+POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64)
+
 CONFIGS = {
     "demo": PaliConfig(),  # ~200 steps in about a minute on 2 CPU cores
     "tiny": PaliConfig(d_model=64, enc_layers=1, dec_layers=1, heads=2, mlp_dim=128,
                        vocab_size=512, max_prefix_len=16, max_target_len=16, batch_size=8,
                        steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
                        checkpoint_every=20),  # for tests: seconds
+    "pali-3b": PaliConfig(**VIT_G, **MT5_LARGE, **POD),
+    "pali-15b": PaliConfig(**VIT_G, **MT5_XXL, **POD),
+    "pali-17b": PaliConfig(**VIT_E, **MT5_XXL, **POD),
 }
 
 

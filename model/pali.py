@@ -22,7 +22,7 @@ class PaLI(nn.Module):
     def setup(self):
         c = self.config
         self.vit = ViT(width=c.vit_width, layers=c.vit_layers, heads=c.vit_heads,
-                       patch_size=c.patch_size)
+                       patch_size=c.patch_size, mlp_dim=c.vit_mlp_dim)
         self.image_projection = nn.Dense(c.d_model, use_bias=False)
         self.embed = nn.Embed(c.vocab_size, c.d_model, embedding_init=nn.initializers.normal(1.0))
         stack = dict(heads=c.heads, head_dim=c.head_dim, mlp_dim=c.mlp_dim,
@@ -45,3 +45,23 @@ class PaLI(nn.Module):
         encoded, mask = self.encode(images, prefix)
         return self.decode(encoded, mask, decoder_input)
 
+
+
+def param_counts(config: PaliConfig) -> dict[str, int]:
+    """Parameters per component, from ``jax.eval_shape`` of the init (nothing is allocated):
+    the ViT, the text model (mT5: encoder, decoder, shared embedding, output head), the image
+    projection between them, and the total."""
+    import numpy as np
+
+    s = config.image_size
+    images, tokens = np.zeros((1, s, s, 3), np.float32), np.zeros((1, 1), np.int32)
+    shapes = jax.eval_shape(lambda rng: PaLI(config).init(rng, images, tokens, tokens)["params"],
+                            jax.random.PRNGKey(0))
+    size = lambda tree: sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(tree))
+    parts = {name: size(tree) for name, tree in shapes.items()}
+    counts = {"vit": parts["vit"], "encoder": parts["encoder"], "decoder": parts["decoder"],
+              "embeddings": parts["embed"] + parts["lm_head"],
+              "image_projection": parts["image_projection"]}
+    counts["text"] = counts["encoder"] + counts["decoder"] + counts["embeddings"]
+    counts["total"] = sum(parts.values())
+    return counts

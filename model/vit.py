@@ -18,6 +18,7 @@ _LN_EPS = 1e-5  # torch.nn.LayerNorm's default
 class _Block(nn.Module):
     width: int
     heads: int
+    mlp_dim: int
 
     @nn.compact
     def __call__(self, x):
@@ -25,7 +26,7 @@ class _Block(nn.Module):
         h = nn.MultiHeadDotProductAttention(num_heads=self.heads, name="attn")(h, h)
         x = x + h
         h = nn.LayerNorm(epsilon=_LN_EPS, name="ln_2")(x)
-        h = nn.Dense(4 * self.width, name="c_fc")(h)
+        h = nn.Dense(self.mlp_dim, name="c_fc")(h)
         h = nn.Dense(self.width, name="c_proj")(nn.gelu(h, approximate=False))
         return x + h
 
@@ -38,6 +39,7 @@ class ViT(nn.Module):
     heads: int
     patch_size: int
     embed_dim: int | None = None  # when set, ``pooled`` is projected like open_clip's
+    mlp_dim: int = 0  # 0: 4 × width, open_clip's default (ViT-G/14: 8192 for width 1664)
 
     @nn.compact
     def __call__(self, images):
@@ -50,7 +52,8 @@ class ViT(nn.Module):
         pos = self.param("positional_embedding", nn.initializers.normal(c ** -0.5), x.shape[1:])
         x = nn.LayerNorm(epsilon=_LN_EPS, name="ln_pre")(x + pos)
         for i in range(self.layers):
-            x = _Block(self.width, self.heads, name=f"block_{i}")(x)
+            x = _Block(self.width, self.heads, self.mlp_dim or 4 * self.width,
+                       name=f"block_{i}")(x)
         x = nn.LayerNorm(epsilon=_LN_EPS, name="ln_post")(x)
         pooled = x[:, 0]
         if self.embed_dim:

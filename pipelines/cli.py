@@ -152,6 +152,18 @@ def cmd_train(args, _):
     print(json.dumps(result, indent=2))
 
 
+def cmd_params(args, _):
+    from model.configs import get_config
+    from model.pali import param_counts
+
+    counts = param_counts(get_config(args.config))
+    if args.json:
+        print(json.dumps(counts))
+        return
+    for name, n in counts.items():
+        print(f"{name:<18}{n:>16,}  {n / 1e9:8.3f}B")
+
+
 def cmd_predict(args, _):
     from model.predict import load
 
@@ -285,6 +297,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", required=True)
     p.add_argument("--scorer-checkpoint", help="open_clip state dict to initialise the frozen ViT")
     p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("params", help="parameter counts of a config, per component "
+                                      "(jax.eval_shape: nothing is allocated)")
+    p.add_argument("--config", default="demo", help="NAME[:key=value,…] (pali-3b, pali-15b, …)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_params)
     p = sub.add_parser("eval-langid", help="per-language accuracy of language ID")
     p.add_argument("--data", required=True, help="folder of <language>.txt, one text a line")
     p.add_argument("--json", action="store_true", help="print one JSON object")

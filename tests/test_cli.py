@@ -6,7 +6,7 @@ import pytest
 from pipelines.cli import main, parser
 
 COMMANDS = {"demo", "build", "crawl", "fetch", "mixture", "train-scorer", "train", "predict",
-            "eval-langid", "eval-ocr"}
+            "eval-langid", "eval-ocr", "params"}
 
 
 def test_commands_are_listed(capsys):
