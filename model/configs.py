@@ -40,6 +40,9 @@ class PaliConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     seed: int = 0
+    # Read-time task weights, "task:rate+task:rate" (e.g. "captioning:2+ocr:1"); "" takes the
+    # mixture's own (its info.json). Tasks left out are not drawn.
+    task_rates: str = ""
     log_every: int = 20
     checkpoint_every: int = 100
 
@@ -52,8 +55,26 @@ class PaliConfig:
                                   (self.d_model, self.heads, "d_model/heads")):
             if part <= 0 or whole % part:
                 raise ValueError(f"{what} = {whole}/{part} must divide evenly")
+        _ = self.rates  # checks task_rates
         if min(self.steps, self.batch_size, self.log_every, self.checkpoint_every) <= 0:
             raise ValueError("steps, batch_size, log_every and checkpoint_every must be positive")
+
+    @property
+    def rates(self) -> dict[str, float] | None:
+        """``task_rates`` as {task: rate}, or None for the mixture's own."""
+        if not self.task_rates:
+            return None
+        rates = {}
+        for item in self.task_rates.split("+"):
+            task, sep, rate = item.partition(":")
+            try:
+                rates[task.strip()] = float(rate)
+            except ValueError:
+                sep = ""
+            if not sep or rates[task.strip()] <= 0:
+                raise ValueError(f"task_rates {self.task_rates!r}: expected task:rate+task:rate "
+                                 "with rates > 0")
+        return rates
 
     @property
     def head_dim(self) -> int:

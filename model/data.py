@@ -71,14 +71,15 @@ def train_dataset(data_dir: str, tokenizer_path: str, config: PaliConfig,
                   start_step: int = 0, process_index: int = 0, process_count: int = 1):
     """This process's part of an endless, seeded, batched Grain dataset of feature dicts.
 
-    Tasks are drawn by the mixture's rates, each task reshuffled every epoch (seeded from
+    Tasks are drawn by the mixture's rates (the config's ``task_rates`` where given), each
+    task reshuffled every epoch (seeded from
     ``config.seed``); batches hold ``batch_size // process_count`` examples; ``start_step``
     skips the batches already trained on, so a resumed run continues the same data order.
     """
     if config.batch_size % process_count:
         raise ValueError(f"batch_size {config.batch_size} does not split over "
                          f"{process_count} processes")
-    mixed = MixtureFolder(data_dir).sampler("train", seed=config.seed)
+    mixed = MixtureFolder(data_dir).sampler("train", rates=config.rates, seed=config.seed)
     batches = (mixed[process_index::process_count]
                .map(_Features(tokenizer_path, config))
                .batch(config.batch_size // process_count, drop_remainder=True))

@@ -178,8 +178,9 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
         log.info("resumed from step %d", int(state.step))
     batches = iter(train_dataset(data_dir, tokenizer_path, config, int(state.step),
                                  jax.process_index(), jax.process_count()))
+    metrics = work / METRICS_FILE if jax.process_index() == 0 else None
     return _loop(state, jit_step(mesh, state), batches, sharding.batch_sharding(mesh), manager,
-                 config)
+                 config, metrics)
 
 
 def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
@@ -187,7 +188,17 @@ def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
     return {k: jax.make_array_from_process_local_data(batch_spec, v) for k, v in local.items()}
 
 
-def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig) -> dict:
+METRICS_FILE = "metrics.jsonl"  # one JSON object a logged step, appended (a resumed run adds)
+
+
+def _log_metrics(path: Path | None, record: dict) -> None:
+    if path is not None:
+        with path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig,
+          metrics: Path | None = None) -> dict:
     losses, start, first = [], time.time(), int(state.step)
     while int(state.step) < config.steps:
         state, loss = step_fn(state, _global_batch(next(batches), batch_spec))
@@ -195,9 +206,10 @@ def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig) -> d
         losses.append(float(loss))
         if step % config.log_every == 0 or step == config.steps:
             seconds = time.time() - start
+            rate = (step - first) * config.batch_size / seconds
             log.info("step %4d/%d  loss %.4f  %.2f steps/s  %.1f examples/s", step, config.steps,
-                     losses[-1], (step - first) / seconds,
-                     (step - first) * config.batch_size / seconds)
+                     losses[-1], (step - first) / seconds, rate)
+            _log_metrics(metrics, {"step": step, "loss": losses[-1], "examples_per_s": rate})
         if step % config.checkpoint_every == 0 or step == config.steps:
             manager.save(step, args=ocp.args.StandardSave(state))
     manager.wait_until_finished()

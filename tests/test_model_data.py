@@ -155,3 +155,25 @@ def test_truncation_is_counted(mixture):
     counts = truncated(examples, tokenizer, tight)
     assert counts["prefix"] == sum(len(tokenizer.sp.encode(e["prefix"])) == longest for e in examples)
     assert counts["prefix"] >= 1 and counts["target"] >= 1
+
+
+def test_the_config_reweights_tasks_at_read_time(mixture):
+    """10,000 draws as the trainer makes them (the config's task_rates over the mixture's
+    folders): shares within 2 points of 3:1 (ocr left out: never drawn); and batches of an
+    ocr-only config hold only OCR prefixes, without a shard rewritten."""
+    import collections
+
+    from pipelines.mixture.reader import MixtureFolder
+
+    config = get_config("tiny:task_rates=captioning:3+split_captioning:1")
+    draws = MixtureFolder(mixture[0]).sampler("train", rates=config.rates, seed=config.seed,
+                                              with_images=False)
+    shares = collections.Counter(draws[i]["task"] for i in range(10_000))
+    assert set(shares) == {"captioning", "split_captioning"}
+    assert abs(shares["captioning"] / 10_000 - 0.75) <= 0.02
+    ocr = get_config("tiny:batch_size=4,task_rates=ocr:1")
+    tok = Tokenizer(mixture[1])
+    batch = next(iter(train_dataset(mixture[0], mixture[1], ocr)))
+    assert {tok.decode(p) for p in batch["prefix"]} == {"ocr"}
+    with pytest.raises(ValueError, match="expected task:rate"):
+        get_config("tiny:task_rates=ocr")

@@ -56,6 +56,10 @@ def test_short_real_run_learns_resumes_and_predicts(tmp_path, scorer_checkpoint)
     assert json.loads((work / "config.json").read_text())["steps"] == 40
     resumed = train(get_config("tiny:steps=50"), data, str(work), scorer_checkpoint)
     assert (resumed["steps"], resumed["trained_steps"]) == (50, 10)
+    # tiny logs every 10 steps: 4 lines from the first run, 1 appended by the resumed one
+    metrics = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [10, 20, 30, 40, 50]
+    assert all(set(m) == {"step", "loss", "examples_per_s"} and m["loss"] > 0 for m in metrics)
 
     predictor = load(str(work))
     _assert_vit_is_the_scorers(predictor.params[FROZEN], scorer_checkpoint)
