@@ -24,7 +24,10 @@ class PaliConfig:
     mlp_dim: int = 384
     rel_buckets: int = 32
     rel_max_distance: int = 128
-    vocab_size: int = 1024  # SentencePiece target size (a soft limit on tiny corpora)
+    # SentencePiece pieces at most, T5's 100 sentinels and the 1,024 <locNNNN> tokens among them
+    # (a soft limit on tiny corpora); the model's embedding size.
+    vocab_size: int = 2048
+    tokenizer: str = ""  # a SentencePiece model to load (mT5's spiece.model) instead of training
     max_prefix_len: int = 64  # PaLI-style prompts: the demo's split-caption ones reach ~48
     max_target_len: int = 32
     # Device mesh (model/sharding.py): sizes of the data, fsdp and model axes; -1 takes the
@@ -82,22 +85,23 @@ class PaliConfig:
 
 
 # The PaLI paper's shapes (Chen et al. 2022, tables 1 and 12): ViT-G/14 (1.8B) and ViT-e/14
-# (3.9B) at 224 px; mT5-Large (1.2B) and mT5-XXL (13B) with mT5's 250,112-piece vocabulary.
+# (3.9B) at 224 px; mT5-Large (1.2B) and mT5-XXL (13B) with mT5's 250,000 pieces and the 1,124
+# extra tokens (251,136: the next multiple of 128; mT5 itself pads 250,100 to 250,112).
 # Weights and optimizer state sharded over every device by default (mesh_fsdp=-1).
 VIT_G = dict(image_size=224, patch_size=14, vit_width=1664, vit_layers=48, vit_heads=16,
              vit_mlp_dim=8192)
 VIT_E = dict(image_size=224, patch_size=14, vit_width=1792, vit_layers=56, vit_heads=16,
              vit_mlp_dim=15360)
 MT5_LARGE = dict(d_model=1024, enc_layers=24, dec_layers=24, heads=16, mlp_dim=2816,
-                 vocab_size=250_112)
+                 vocab_size=251_136)
 MT5_XXL = dict(d_model=4096, enc_layers=24, dec_layers=24, heads=64, mlp_dim=10240,
-               vocab_size=250_112)
+               vocab_size=251_136)
 POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64)
 
 CONFIGS = {
     "demo": PaliConfig(),  # ~200 steps in about a minute on 2 CPU cores
     "tiny": PaliConfig(d_model=64, enc_layers=1, dec_layers=1, heads=2, mlp_dim=128,
-                       vocab_size=512, max_prefix_len=16, max_target_len=16, batch_size=8,
+                       vocab_size=1536, max_prefix_len=16, max_target_len=16, batch_size=8,
                        steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
                        checkpoint_every=20),  # for tests: seconds
     "pali-3b": PaliConfig(**VIT_G, **MT5_LARGE, **POD),

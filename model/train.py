@@ -28,7 +28,7 @@ from model import sharding
 from model.configs import PaliConfig
 from model.data import read_examples, train_dataset
 from model.pali import FROZEN, PaLI
-from model.tokenizer import MODEL_FILE, PAD_ID, Tokenizer, train_tokenizer
+from model.tokenizer import MODEL_FILE, PAD_ID, Tokenizer, load_tokenizer, train_tokenizer
 from model.vit import params_from_open_clip
 
 log = logging.getLogger("openwebli.train")
@@ -106,11 +106,15 @@ def train_step(state, batch):
 
 
 def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
-    """The workdir's tokenizer, trained on the mixture's prefixes and targets the first time."""
+    """The workdir's tokenizer: the first time, the config's ``tokenizer`` model file (with the
+    extra tokens appended) or one trained on the mixture's prefixes and targets."""
     path = workdir / MODEL_FILE
     if jax.process_index() == 0 and not path.exists():
-        texts = [t for ex in read_examples(data_dir) for t in (ex["prefix"], ex["target"])]
-        train_tokenizer(texts, workdir, config.vocab_size)
+        if config.tokenizer:
+            load_tokenizer(config.tokenizer, workdir)
+        else:
+            texts = [t for ex in read_examples(data_dir) for t in (ex["prefix"], ex["target"])]
+            train_tokenizer(texts, workdir, config.vocab_size)
     if jax.process_count() > 1:  # the other processes wait for process 0's tokenizer
         multihost_utils.sync_global_devices("openwebli tokenizer")
     size = Tokenizer(path).vocab_size

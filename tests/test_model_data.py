@@ -77,7 +77,7 @@ def mixture(tmp_path_factory):
     examples = make_examples(12)
     folder = write_mixture(tmp_path_factory.mktemp("mixture"), examples)
     texts = [t for ex in examples for t in (ex.prefix, ex.target)]
-    return folder, str(train_tokenizer(texts, tmp_path_factory.mktemp("tok"), 400))
+    return folder, str(train_tokenizer(texts, tmp_path_factory.mktemp("tok"), 400 + 1124))
 
 
 def test_decode_image_matches_open_clip_preprocess():
