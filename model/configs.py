@@ -5,6 +5,10 @@ import dataclasses
 import difflib
 
 
+OPTIMIZERS = ("adafactor", "adamw")
+SCHEDULES = ("cosine", "rsqrt")
+
+
 @dataclasses.dataclass(frozen=True)
 class PaliConfig:
     """Everything a PaLI run depends on; saved as ``config.json`` in the training workdir."""
@@ -38,6 +42,9 @@ class PaliConfig:
     # Training.
     batch_size: int = 16  # global; must divide by the mesh's data × fsdp size
     steps: int = 200
+    optimizer: str = "adafactor"  # or "adamw"
+    schedule: str = "cosine"  # after linear warmup: "cosine" decay or T5's "rsqrt"
+    grad_accum: int = 1  # micro-batches a step (batch_size is the step's whole batch)
     learning_rate: float = 3e-3
     warmup_steps: int = 20
     weight_decay: float = 0.01
@@ -59,6 +66,12 @@ class PaliConfig:
             if part <= 0 or whole % part:
                 raise ValueError(f"{what} = {whole}/{part} must divide evenly")
         _ = self.rates  # checks task_rates
+        if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
+            raise ValueError(f"optimizer {self.optimizer!r} / schedule {self.schedule!r}: "
+                             f"expected one of {OPTIMIZERS} / {SCHEDULES}")
+        if self.grad_accum <= 0 or self.batch_size % self.grad_accum:
+            raise ValueError(f"grad_accum {self.grad_accum} must divide batch_size "
+                             f"{self.batch_size}")
         if min(self.steps, self.batch_size, self.log_every, self.checkpoint_every) <= 0:
             raise ValueError("steps, batch_size, log_every and checkpoint_every must be positive")
 
@@ -96,12 +109,15 @@ MT5_LARGE = dict(d_model=1024, enc_layers=24, dec_layers=24, heads=16, mlp_dim=2
                  vocab_size=251_136)
 MT5_XXL = dict(d_model=4096, enc_layers=24, dec_layers=24, heads=64, mlp_dim=10240,
                vocab_size=251_136)
-POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64)
+POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64,
+           optimizer="adafactor", schedule="rsqrt", learning_rate=1e-2, warmup_steps=10_000,
+           steps=1_000_000)
 
 CONFIGS = {
-    "demo": PaliConfig(),  # ~200 steps in about a minute on 2 CPU cores
+    "demo": PaliConfig(optimizer="adamw"),  # ~200 steps in about a minute on 2 CPU cores
     "tiny": PaliConfig(d_model=64, enc_layers=1, dec_layers=1, heads=2, mlp_dim=128,
                        vocab_size=1536, max_prefix_len=16, max_target_len=16, batch_size=8,
+                       optimizer="adamw",
                        steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
                        checkpoint_every=20),  # for tests: seconds
     "pali-3b": PaliConfig(**VIT_G, **MT5_LARGE, **POD),

@@ -99,9 +99,14 @@ def path_name(path) -> str:
 
 
 def logical_axes(name: str, ndim: int) -> tuple:
-    """A parameter's logical axes, from ``ANNOTATIONS``."""
+    """A parameter's logical axes, from ``ANNOTATIONS``; Adafactor's factored moments of a
+    parameter (``v_row``: its last axis summed out, ``v_col``: the one before) keep the rest."""
     for pattern, axes in ANNOTATIONS:
         if re.search(pattern, name):
+            if re.search(r"(^|/)v_row/", name):
+                axes = axes[:-1]
+            elif re.search(r"(^|/)v_col/", name):
+                axes = axes[:-2] + axes[-1:]
             if len(axes) != ndim:
                 raise ValueError(f"{name}: {ndim} dimensions, but its annotation {pattern!r} "
                                  f"names {len(axes)}")
@@ -113,8 +118,8 @@ def logical_axes(name: str, ndim: int) -> tuple:
 def leaf_spec(name: str, shape: tuple, mesh: Mesh) -> P:
     """The mesh axes of one leaf: scalars and short vectors of optimizer state replicated,
     every dimension its mesh axis does not divide replicated."""
-    if not shape:
-        return P()
+    if not shape or (re.search(r"(^|/)v(_row|_col)?/", name) and shape == (1,)):
+        return P()  # a scalar; Adafactor's placeholder for a moment it does not keep
     spec = nn.logical_to_mesh_axes(logical_axes(name, len(shape)), RULES)
     fitted = [axis if axis is None or size % mesh.shape[axis] == 0 else None
               for axis, size in zip(spec, shape)]

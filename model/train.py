@@ -10,6 +10,7 @@ process 0 trains the tokenizer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -34,14 +35,27 @@ from model.vit import params_from_open_clip
 log = logging.getLogger("openwebli.train")
 
 
-def make_optimizer(config: PaliConfig) -> optax.GradientTransformation:
-    """AdamW on a warmup + cosine schedule with clipping; the ViT subtree gets zero updates."""
-    schedule = optax.warmup_cosine_decay_schedule(
-        init_value=config.learning_rate / max(1, config.warmup_steps),
-        peak_value=config.learning_rate, warmup_steps=config.warmup_steps,
+def make_schedule(config: PaliConfig) -> optax.Schedule:
+    """Linear warmup to the peak, then cosine decay to 0 at ``steps`` or T5's inverse square
+    root (peak × sqrt(warmup / step))."""
+    peak, warmup = config.learning_rate, max(1, config.warmup_steps)
+    if config.schedule == "rsqrt":
+        return lambda step: peak * jnp.minimum((step + 1) / warmup,
+                                               jnp.sqrt(warmup / jnp.maximum(step + 1, warmup)))
+    return optax.warmup_cosine_decay_schedule(
+        init_value=peak / warmup, peak_value=peak, warmup_steps=config.warmup_steps,
         decay_steps=max(config.steps, config.warmup_steps + 1))
-    trainable = optax.chain(optax.clip_by_global_norm(config.grad_clip),
-                            optax.adamw(schedule, weight_decay=config.weight_decay))
+
+
+def make_optimizer(config: PaliConfig) -> optax.GradientTransformation:
+    """Adafactor (T5's and PaLI's; factored second moments: little optimizer memory) or AdamW,
+    on the config's schedule, with clipping; the ViT subtree gets zero updates."""
+    schedule = make_schedule(config)
+    if config.optimizer == "adafactor":
+        update = optax.adafactor(schedule, weight_decay_rate=config.weight_decay or None)
+    else:
+        update = optax.adamw(schedule, weight_decay=config.weight_decay)
+    trainable = optax.chain(optax.clip_by_global_norm(config.grad_clip), update)
     labels = lambda params: {k: "frozen" if k == FROZEN else "trainable" for k in params}
     return optax.multi_transform({"trainable": trainable, "frozen": optax.set_to_zero()}, labels)
 
@@ -100,9 +114,25 @@ def loss_fn(params, apply_fn, batch):
     return (losses * weights).sum() / jnp.maximum(weights.sum(), 1.0)
 
 
-def train_step(state, batch):
-    loss, grads = jax.value_and_grad(loss_fn)(state.params, state.apply_fn, batch)
-    return state.apply_gradients(grads=grads), loss
+def train_step(state, batch, grad_accum: int = 1):
+    """One optimizer update on ``batch``; with ``grad_accum`` > 1 the batch is split into that
+    many micro-batches, run one after the other (less activation memory), and their gradients
+    averaged: the same update as the whole batch at once, up to float rounding."""
+    grad_fn = jax.value_and_grad(loss_fn)
+    if grad_accum == 1:
+        loss, grads = grad_fn(state.params, state.apply_fn, batch)
+        return state.apply_gradients(grads=grads), loss
+    micro = jax.tree.map(lambda x: x.reshape(grad_accum, x.shape[0] // grad_accum,
+                                             *x.shape[1:]), batch)
+
+    def add(total, one):
+        loss, grads = grad_fn(state.params, state.apply_fn, one)
+        return jax.tree.map(jnp.add, total, (loss, grads)), None
+
+    zeros = (jnp.zeros(()), jax.tree.map(jnp.zeros_like, state.params))
+    (loss, grads), _ = jax.lax.scan(add, zeros, micro)
+    scale = lambda x: x / grad_accum
+    return state.apply_gradients(grads=jax.tree.map(scale, grads)), scale(loss)
 
 
 def _tokenizer(data_dir: str, workdir: Path, config: PaliConfig) -> Path:
@@ -151,11 +181,12 @@ def _checkpoints(workdir: Path) -> ocp.CheckpointManager:
     return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options)
 
 
-def jit_step(mesh: Mesh, state):
+def jit_step(mesh: Mesh, state, grad_accum: int = 1):
     """The train step jitted for ``state``'s layout on ``mesh`` (the state stays as it is laid
     out, the loss is replicated)."""
     layout = sharding.shardings(state, mesh)
-    return jax.jit(train_step, in_shardings=(layout, sharding.batch_sharding(mesh)),
+    step = functools.partial(train_step, grad_accum=grad_accum)
+    return jax.jit(step, in_shardings=(layout, sharding.batch_sharding(mesh)),
                    out_shardings=(layout, NamedSharding(mesh, P())), donate_argnums=0)
 
 
@@ -183,7 +214,7 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     batches = iter(train_dataset(data_dir, tokenizer_path, config, int(state.step),
                                  jax.process_index(), jax.process_count()))
     metrics = work / METRICS_FILE if jax.process_index() == 0 else None
-    return _loop(state, jit_step(mesh, state), batches, sharding.batch_sharding(mesh), manager,
+    return _loop(state, jit_step(mesh, state, config.grad_accum), batches, sharding.batch_sharding(mesh), manager,
                  config, metrics)
 
 

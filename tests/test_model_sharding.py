@@ -141,3 +141,55 @@ def test_eight_simulated_devices_give_the_same_losses_over_20_steps():
     total = data["bytes"][0]
     assert len(set(data["bytes"])) == 1 and len(fsdp["bytes"]) == 8
     assert max(fsdp["bytes"]) <= total / 8 + 0.05 * total, (fsdp["bytes"], total)
+
+
+def test_schedules():
+    """rsqrt: linear warmup to the peak, then peak × sqrt(warmup / step) (step counted from 1);
+    cosine: the peak at the end of warmup, 0 at the last step."""
+    from model.train import make_schedule
+
+    rsqrt = make_schedule(get_config("tiny:schedule=rsqrt,learning_rate=0.01,warmup_steps=100"))
+    assert float(rsqrt(0)) == pytest.approx(0.01 / 100)
+    assert float(rsqrt(99)) == pytest.approx(0.01)
+    assert float(rsqrt(399)) == pytest.approx(0.005)  # sqrt(100 / 400)
+    cosine = make_schedule(get_config("tiny:learning_rate=0.01,warmup_steps=5,steps=40"))
+    assert float(cosine(5)) == pytest.approx(0.01) and float(cosine(40)) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="expected one of"):
+        get_config("tiny:optimizer=sgd")
+    with pytest.raises(ValueError, match="grad_accum 3 must divide batch_size 8"):
+        get_config("tiny:grad_accum=3")
+
+
+def test_adafactor_moments_are_sharded_like_their_parameters():
+    config = get_config("demo:optimizer=adafactor,mesh_data=1,mesh_fsdp=2,d_model=256,mlp_dim=512")
+    specs = sharding.shardings(_abstract_state(config), sharding.make_mesh(config))
+    flat = {sharding.path_name(p): s.spec
+            for p, s in jax.tree_util.tree_flatten_with_path(specs)[0]}
+    moment = lambda kind: next(s for n, s in flat.items()
+                               if f"/{kind}/encoder/layer_0/mlp/wi_0/kernel" in n)
+    # wi_0's kernel is (embed 256, mlp 512): its row moment keeps embed, its column moment mlp
+    assert (moment("v_row"), moment("v_col"), moment("v")) == (P("fsdp"), P("model"), P())
+
+
+@pytest.mark.slow
+def test_accumulated_gradients_make_the_whole_batch_update():
+    """grad_accum=4 over a batch of 8 against one pass over the 8, Adafactor on fsdp=2: the
+    same loss and parameters after two steps (float32 sums in another order: 1e-5)."""
+    from model.train import create_state, jit_step
+
+    out = []
+    for accum in (1, 4):
+        config = get_config(f"tiny:optimizer=adafactor,mesh_data=1,mesh_fsdp=2,grad_accum={accum}")
+        mesh = sharding.make_mesh(config)
+        state = create_state(config, warn=False, mesh=mesh)
+        step = jit_step(mesh, state, config.grad_accum)
+        losses = []
+        for i in range(2):
+            batch = jax.device_put(_random_batch(config, 8, i), sharding.batch_sharding(mesh))
+            state, loss = step(state, batch)
+            losses.append(float(loss))
+        out.append((losses, jax.device_get(state.params)))
+    np.testing.assert_allclose(out[1][0], out[0][0], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(out[0][1]), jax.tree.leaves(out[1][1])):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert out[0][0][1] < out[0][0][0]
