@@ -35,6 +35,22 @@ from model.vit import params_from_open_clip
 log = logging.getLogger("openwebli.train")
 
 
+def start_processes(coordinator: str | None = None, num_processes: int | None = None,
+                    process_id: int | None = None, auto: bool = False) -> None:
+    """Join a multi-process run (``jax.distributed``) before any JAX computation: with a
+    coordinator (``HOST:PORT`` of process 0), this process's place among ``num_processes``;
+    with ``auto``, what the environment says (TPU VMs, Slurm). Neither: one process."""
+    if coordinator is None and not auto:
+        if num_processes not in (None, 1) or process_id not in (None, 0):
+            raise ValueError("--num-processes / --process-id need --coordinator HOST:PORT")
+        return
+    if coordinator is not None and (num_processes is None or process_id is None):
+        raise ValueError("--coordinator needs --num-processes and --process-id")
+    jax.distributed.initialize(coordinator, num_processes, process_id)
+    log.info("process %d of %d; %d devices here, %d in all", jax.process_index(),
+             jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
 def make_schedule(config: PaliConfig) -> optax.Schedule:
     """Linear warmup to the peak, then cosine decay to 0 at ``steps`` or T5's inverse square
     root (peak × sqrt(warmup / step))."""

@@ -145,8 +145,9 @@ def cmd_train_scorer(args, _):
 
 def cmd_train(args, _):
     from model.configs import get_config
-    from model.train import train
+    from model.train import start_processes, train
 
+    start_processes(args.coordinator, args.num_processes, args.process_id, args.distributed)
     result = train(get_config(args.config), args.data, args.workdir,
                    scorer_checkpoint=args.scorer_checkpoint)
     print(json.dumps(result, indent=2))
@@ -296,6 +297,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="mixture folder")
     p.add_argument("--workdir", required=True)
     p.add_argument("--scorer-checkpoint", help="open_clip state dict to initialise the frozen ViT")
+    env = os.environ.get
+    p.add_argument("--coordinator", default=env("JAX_COORDINATOR_ADDRESS"),
+                   help="HOST:PORT of process 0, to train over several processes (hosts); "
+                        "default $JAX_COORDINATOR_ADDRESS")
+    p.add_argument("--num-processes", type=int, default=env("JAX_NUM_PROCESSES"),
+                   help="default $JAX_NUM_PROCESSES")
+    p.add_argument("--process-id", type=int, default=env("JAX_PROCESS_ID"),
+                   help="this process's index, 0 … N-1; default $JAX_PROCESS_ID")
+    p.add_argument("--distributed", action="store_true",
+                   help="start jax.distributed from the environment (TPU VMs, Slurm: no "
+                        "arguments needed)")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("params", help="parameter counts of a config, per component "
                                       "(jax.eval_shape: nothing is allocated)")
