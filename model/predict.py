@@ -12,13 +12,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from model.configs import PaliConfig
 from model.data import decode_image
 from model.pali import PaLI
 from model.tokenizer import EOS_ID, MODEL_FILE, PAD_ID, Tokenizer
-from model.train import create_state
+from model.train import checkpoints, create_state, restore
 
 
 class Predictor:
@@ -56,9 +55,7 @@ def load(workdir: str) -> Predictor:
     if not (work / "config.json").exists():
         raise FileNotFoundError(f"{workdir} is not a training workdir (no config.json)")
     config = PaliConfig(**json.loads((work / "config.json").read_text()))
-    manager = ocp.CheckpointManager((work / "checkpoints").resolve())
-    if manager.latest_step() is None:
+    state = restore(checkpoints(work), create_state(config, warn=False))
+    if state is None:
         raise FileNotFoundError(f"no checkpoint in {work / 'checkpoints'}")
-    state = manager.restore(manager.latest_step(),
-                            args=ocp.args.StandardRestore(create_state(config, warn=False)))
     return Predictor(config, state.params, Tokenizer(work / MODEL_FILE))

@@ -2,8 +2,10 @@
 
 A jitted step over a ``data`` × ``fsdp`` × ``model`` mesh (model/sharding.py: the batch split
 along data and fsdp, parameters and optimizer state sharded by one rules table and initialised
-directly sharded, never whole on one device), optax AdamW with warmup + cosine decay and gradient clipping, the ViT frozen (its subtree is
-masked out of the optimizer and gets no gradient), Orbax checkpoints with resume.
+directly sharded, never whole on one device); Adafactor or AdamW on a warmup + cosine or rsqrt
+schedule with gradient clipping and optional accumulation; the ViT frozen (its subtree is masked
+out of the optimizer and gets no gradient); Orbax checkpoints of the state and of the input
+iterator, resumed automatically (a damaged newest checkpoint falls back to the one before).
 With several processes (``jax.distributed``) each reads its own slice of the mixture and
 process 0 trains the tokenizer.
 """
@@ -16,6 +18,7 @@ import logging
 import time
 from pathlib import Path
 
+import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -192,9 +195,36 @@ def _warn_if_truncated(data_dir: str, tokenizer_path: str, config: PaliConfig) -
                     cut["target"], config.max_target_len)
 
 
-def _checkpoints(workdir: Path) -> ocp.CheckpointManager:
+def checkpoints(workdir: Path) -> ocp.CheckpointManager:
+    """The workdir's checkpoints: each holds ``state`` (params, optimizer state, step) and
+    ``data`` (every process's input iterator, Grain's own checkpoint format)."""
     options = ocp.CheckpointManagerOptions(max_to_keep=2)
-    return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options)
+    handlers = {"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()}
+    return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options,
+                                 item_handlers=handlers)
+
+
+def restore(manager: ocp.CheckpointManager, state, batches=None):
+    """The newest checkpoint that reads, into ``state``'s layout (and ``batches``, an input
+    iterator, set to where it was); a damaged one is reported and the one before it tried.
+    None when there is no checkpoint."""
+    steps = sorted(manager.all_steps(), reverse=True)
+    for step in steps:
+        items = {"state": ocp.args.StandardRestore(state)}
+        if batches is not None:
+            items["data"] = grain.checkpoint.CheckpointRestore(batches)
+        try:
+            restored = manager.restore(step, args=ocp.args.Composite(**items))
+        except Exception as e:  # noqa: BLE001 — any damage: a truncated file, a missing item
+            log.warning("checkpoint %d in %s cannot be read (%s: %s); trying the one before",
+                        step, manager.directory, type(e).__name__, str(e)[:200])
+            continue
+        log.info("resumed from step %d", step)
+        return restored.state
+    if steps:
+        raise ValueError(f"no checkpoint in {manager.directory} can be read (steps {steps}); "
+                         "move the folder away to start over")
+    return None
 
 
 def jit_step(mesh: Mesh, state, grad_accum: int = 1):
@@ -223,15 +253,13 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     if jax.process_index() == 0:
         _warn_if_truncated(data_dir, tokenizer_path, config)
     state = create_state(config, scorer_checkpoint, mesh=mesh)
-    manager = _checkpoints(work)
-    if manager.latest_step() is not None:
-        state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
-        log.info("resumed from step %d", int(state.step))
-    batches = iter(train_dataset(data_dir, tokenizer_path, config, int(state.step),
-                                 jax.process_index(), jax.process_count()))
+    batches = iter(train_dataset(data_dir, tokenizer_path, config, 0, jax.process_index(),
+                                 jax.process_count()))
+    manager = checkpoints(work)
+    state = restore(manager, state, batches) or state  # the iterator is restored in place
     metrics = work / METRICS_FILE if jax.process_index() == 0 else None
-    return _loop(state, jit_step(mesh, state, config.grad_accum), batches, sharding.batch_sharding(mesh), manager,
-                 config, metrics)
+    return _loop(state, jit_step(mesh, state, config.grad_accum), batches,
+                 sharding.batch_sharding(mesh), manager, config, metrics)
 
 
 def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
@@ -262,7 +290,8 @@ def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig,
                      losses[-1], (step - first) / seconds, rate)
             _log_metrics(metrics, {"step": step, "loss": losses[-1], "examples_per_s": rate})
         if step % config.checkpoint_every == 0 or step == config.steps:
-            manager.save(step, args=ocp.args.StandardSave(state))
+            manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(batches)))
     manager.wait_until_finished()
     return _summary(losses, int(state.step), time.time() - start, config.batch_size)
 
