@@ -62,6 +62,7 @@ bench: models ## run the benchmarks (installs nginx-light); results in benchmark
 	@$(call apt_install,$(BENCH_APT_PACKAGES))
 	$(PY) -m benchmarks.fetch_bench
 	$(PY) -m benchmarks.annotate_bench
+	$(PY) -m benchmarks.train_bench
 
 clean: ## remove the venv, caches and runs
 	rm -rf $(VENV) $(CACHE) runs
