@@ -26,6 +26,8 @@ class PaliConfig:
     dec_layers: int = 2
     heads: int = 4
     mlp_dim: int = 384
+    compute_dtype: str = "float32"  # or "bfloat16": the encoder-decoder's matmuls; float32 weights
+    remat: int = 0  # 1: recompute each encoder/decoder layer's activations in the backward pass
     rel_buckets: int = 32
     rel_max_distance: int = 128
     # SentencePiece pieces at most, T5's 100 sentinels and the 1,024 <locNNNN> tokens among them
@@ -66,6 +68,8 @@ class PaliConfig:
             if part <= 0 or whole % part:
                 raise ValueError(f"{what} = {whole}/{part} must divide evenly")
         _ = self.rates  # checks task_rates
+        if self.compute_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"compute_dtype {self.compute_dtype!r}: float32 or bfloat16")
         if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
             raise ValueError(f"optimizer {self.optimizer!r} / schedule {self.schedule!r}: "
                              f"expected one of {OPTIMIZERS} / {SCHEDULES}")
@@ -111,7 +115,7 @@ MT5_XXL = dict(d_model=4096, enc_layers=24, dec_layers=24, heads=64, mlp_dim=102
                vocab_size=251_136)
 POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64,
            optimizer="adafactor", schedule="rsqrt", learning_rate=1e-2, warmup_steps=10_000,
-           steps=1_000_000)
+           steps=1_000_000, compute_dtype="bfloat16", remat=1)
 
 CONFIGS = {
     "demo": PaliConfig(optimizer="adamw"),  # ~200 steps in about a minute on 2 CPU cores

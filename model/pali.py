@@ -21,15 +21,18 @@ class PaLI(nn.Module):
 
     def setup(self):
         c = self.config
+        dtype = jnp.dtype(c.compute_dtype)  # parameters stay float32 (the master weights)
         self.vit = ViT(width=c.vit_width, layers=c.vit_layers, heads=c.vit_heads,
                        patch_size=c.patch_size, mlp_dim=c.vit_mlp_dim)
-        self.image_projection = nn.Dense(c.d_model, use_bias=False)
-        self.embed = nn.Embed(c.vocab_size, c.d_model, embedding_init=nn.initializers.normal(1.0))
+        self.image_projection = nn.Dense(c.d_model, use_bias=False, dtype=dtype)
+        self.embed = nn.Embed(c.vocab_size, c.d_model, embedding_init=nn.initializers.normal(1.0),
+                              dtype=dtype)
         stack = dict(heads=c.heads, head_dim=c.head_dim, mlp_dim=c.mlp_dim,
-                     num_buckets=c.rel_buckets, max_distance=c.rel_max_distance)
+                     num_buckets=c.rel_buckets, max_distance=c.rel_max_distance, dtype=dtype,
+                     remat=bool(c.remat))
         self.encoder = Encoder(layers=c.enc_layers, **stack)
         self.decoder = Decoder(layers=c.dec_layers, **stack)
-        self.lm_head = nn.Dense(c.vocab_size, use_bias=False)
+        self.lm_head = nn.Dense(c.vocab_size, use_bias=False, dtype=dtype)
 
     def encode(self, images, prefix):
         """→ (encoded (B, patches + prefix, D), mask). The ViT gets no gradient."""
@@ -39,7 +42,9 @@ class PaLI(nn.Module):
         return self.encoder(x, mask), mask
 
     def decode(self, encoded, mask, decoder_input):
-        return self.lm_head(self.decoder(self.embed(decoder_input), encoded, mask))
+        """→ float32 logits (the loss's softmax in full precision)."""
+        logits = self.lm_head(self.decoder(self.embed(decoder_input), encoded, mask))
+        return logits.astype(jnp.float32)
 
     def __call__(self, images, prefix, decoder_input):
         encoded, mask = self.encode(images, prefix)

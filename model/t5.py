@@ -2,6 +2,8 @@
 bucketed relative position bias (computed once per stack, shared by its layers)."""
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
@@ -47,51 +49,61 @@ class RelativeBias(nn.Module):
 class Attention(nn.Module):
     heads: int
     head_dim: int
+    dtype: Any = jnp.float32  # of the computation; parameters stay float32
 
     @nn.compact
     def __call__(self, x, kv, bias):
-        dense = lambda name: nn.DenseGeneral((self.heads, self.head_dim), use_bias=False, name=name)
+        dense = lambda name: nn.DenseGeneral((self.heads, self.head_dim), use_bias=False,
+                                             dtype=self.dtype, name=name)
         q, k, v = dense("q")(x), dense("k")(kv), dense("v")(kv)
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(self.head_dim) + bias
-        weights = nn.softmax(logits, axis=-1)
+        weights = nn.softmax(logits.astype(jnp.float32), axis=-1).astype(self.dtype)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
-        return nn.DenseGeneral(x.shape[-1], axis=(-2, -1), use_bias=False, name="o")(out)
+        return nn.DenseGeneral(x.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype,
+                               name="o")(out)
 
 
 class GatedMlp(nn.Module):
     mlp_dim: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x):
-        gate = nn.gelu(nn.Dense(self.mlp_dim, use_bias=False, name="wi_0")(x))
-        h = gate * nn.Dense(self.mlp_dim, use_bias=False, name="wi_1")(x)
-        return nn.Dense(x.shape[-1], use_bias=False, name="wo")(h)
+        dense = lambda n, name: nn.Dense(n, use_bias=False, dtype=self.dtype, name=name)
+        gate = nn.gelu(dense(self.mlp_dim, "wi_0")(x))
+        h = gate * dense(self.mlp_dim, "wi_1")(x)
+        return dense(x.shape[-1], "wo")(h)
 
 
 class EncoderLayer(nn.Module):
     heads: int
     head_dim: int
     mlp_dim: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, bias):
-        h = nn.RMSNorm(name="pre_attention_norm")(x)
-        x = x + Attention(self.heads, self.head_dim, name="attention")(h, h, bias)
-        return x + GatedMlp(self.mlp_dim, name="mlp")(nn.RMSNorm(name="pre_mlp_norm")(x))
+        norm = lambda name: nn.RMSNorm(dtype=self.dtype, name=name)
+        h = norm("pre_attention_norm")(x)
+        x = x + Attention(self.heads, self.head_dim, self.dtype, name="attention")(h, h, bias)
+        return x + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(x))
 
 
 class DecoderLayer(nn.Module):
     heads: int
     head_dim: int
     mlp_dim: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, y, encoded, self_bias, cross_bias):
-        h = nn.RMSNorm(name="pre_self_attention_norm")(y)
-        y = y + Attention(self.heads, self.head_dim, name="self_attention")(h, h, self_bias)
-        h = nn.RMSNorm(name="pre_cross_attention_norm")(y)
-        y = y + Attention(self.heads, self.head_dim, name="cross_attention")(h, encoded, cross_bias)
-        return y + GatedMlp(self.mlp_dim, name="mlp")(nn.RMSNorm(name="pre_mlp_norm")(y))
+        norm = lambda name: nn.RMSNorm(dtype=self.dtype, name=name)
+        attention = lambda name: Attention(self.heads, self.head_dim, self.dtype, name=name)
+        h = norm("pre_self_attention_norm")(y)
+        y = y + attention("self_attention")(h, h, self_bias)
+        h = norm("pre_cross_attention_norm")(y)
+        y = y + attention("cross_attention")(h, encoded, cross_bias)
+        return y + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(y))
 
 
 def padding_bias(key_mask):
@@ -108,6 +120,11 @@ class _Stack(nn.Module):
     mlp_dim: int
     num_buckets: int
     max_distance: int
+    dtype: Any = jnp.float32
+    remat: bool = False  # recompute each layer's activations in the backward pass
+
+    def layer(self, cls):
+        return nn.remat(cls) if self.remat else cls
 
 
 class Encoder(_Stack):
@@ -116,9 +133,11 @@ class Encoder(_Stack):
         n = x.shape[1]
         bias = RelativeBias(self.heads, self.num_buckets, self.max_distance, True,
                             name="relpos")(n, n) + padding_bias(mask)
+        layer = self.layer(EncoderLayer)
         for i in range(self.layers):
-            x = EncoderLayer(self.heads, self.head_dim, self.mlp_dim, name=f"layer_{i}")(x, bias)
-        return nn.RMSNorm(name="final_norm")(x)
+            x = layer(self.heads, self.head_dim, self.mlp_dim, self.dtype, name=f"layer_{i}")(
+                x, bias)
+        return nn.RMSNorm(dtype=self.dtype, name="final_norm")(x)
 
 
 class Decoder(_Stack):
@@ -129,7 +148,8 @@ class Decoder(_Stack):
         self_bias = RelativeBias(self.heads, self.num_buckets, self.max_distance, False,
                                  name="relpos")(n, n) + causal
         cross_bias = padding_bias(encoder_mask)
+        layer = self.layer(DecoderLayer)
         for i in range(self.layers):
-            y = DecoderLayer(self.heads, self.head_dim, self.mlp_dim, name=f"layer_{i}")(
+            y = layer(self.heads, self.head_dim, self.mlp_dim, self.dtype, name=f"layer_{i}")(
                 y, encoded, self_bias, cross_bias)
-        return nn.RMSNorm(name="final_norm")(y)
+        return nn.RMSNorm(dtype=self.dtype, name="final_norm")(y)
