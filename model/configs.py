@@ -28,6 +28,7 @@ class PaliConfig:
     mlp_dim: int = 384
     compute_dtype: str = "float32"  # or "bfloat16": the encoder-decoder's matmuls; float32 weights
     remat: int = 0  # 1: recompute each encoder/decoder layer's activations in the backward pass
+    scan_layers: int = 0  # 1: nn.scan over the stacked layers (one layer compiled, not 24)
     rel_buckets: int = 32
     rel_max_distance: int = 128
     # SentencePiece pieces at most, T5's 100 sentinels and the 1,024 <locNNNN> tokens among them
@@ -115,7 +116,7 @@ MT5_XXL = dict(d_model=4096, enc_layers=24, dec_layers=24, heads=64, mlp_dim=102
                vocab_size=251_136)
 POD = dict(mesh_data=1, mesh_fsdp=-1, batch_size=4096, max_prefix_len=64, max_target_len=64,
            optimizer="adafactor", schedule="rsqrt", learning_rate=1e-2, warmup_steps=10_000,
-           steps=1_000_000, compute_dtype="bfloat16", remat=1)
+           steps=1_000_000, compute_dtype="bfloat16", remat=1, scan_layers=1)
 
 CONFIGS = {
     "demo": PaliConfig(optimizer="adamw"),  # ~200 steps in about a minute on 2 CPU cores

@@ -29,7 +29,7 @@ class PaLI(nn.Module):
                               dtype=dtype)
         stack = dict(heads=c.heads, head_dim=c.head_dim, mlp_dim=c.mlp_dim,
                      num_buckets=c.rel_buckets, max_distance=c.rel_max_distance, dtype=dtype,
-                     remat=bool(c.remat))
+                     remat=bool(c.remat), scan=bool(c.scan_layers))
         self.encoder = Encoder(layers=c.enc_layers, **stack)
         self.decoder = Decoder(layers=c.dec_layers, **stack)
         self.lm_head = nn.Dense(c.vocab_size, use_bias=False, dtype=dtype)

@@ -54,7 +54,7 @@ RULES: tuple[tuple[str, str | None], ...] = (
     ("embed", "fsdp"), ("vit_embed", "fsdp"),
     ("mlp", "model"), ("vit_mlp", "model"), ("heads", "model"), ("vit_heads", "model"),
     ("vocab", "model"),
-    ("kv", None), ("norm", None),
+    ("kv", None), ("norm", None), ("layers", None),
 )
 
 
@@ -103,6 +103,8 @@ def logical_axes(name: str, ndim: int) -> tuple:
     parameter (``v_row``: its last axis summed out, ``v_col``: the one before) keep the rest."""
     for pattern, axes in ANNOTATIONS:
         if re.search(pattern, name):
+            if re.search(r"(^|/)(encoder|decoder)/layers/", name):  # nn.scan's stacked layers
+                axes = ("layers", *axes)
             if re.search(r"(^|/)v_row/", name):
                 axes = axes[:-1]
             elif re.search(r"(^|/)v_col/", name):

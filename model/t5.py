@@ -80,13 +80,15 @@ class EncoderLayer(nn.Module):
     head_dim: int
     mlp_dim: int
     dtype: Any = jnp.float32
+    scanned: bool = False  # under nn.scan: return (carry, nothing)
 
     @nn.compact
     def __call__(self, x, bias):
         norm = lambda name: nn.RMSNorm(dtype=self.dtype, name=name)
         h = norm("pre_attention_norm")(x)
         x = x + Attention(self.heads, self.head_dim, self.dtype, name="attention")(h, h, bias)
-        return x + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(x))
+        x = x + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(x))
+        return (x, None) if self.scanned else x
 
 
 class DecoderLayer(nn.Module):
@@ -94,6 +96,7 @@ class DecoderLayer(nn.Module):
     head_dim: int
     mlp_dim: int
     dtype: Any = jnp.float32
+    scanned: bool = False
 
     @nn.compact
     def __call__(self, y, encoded, self_bias, cross_bias):
@@ -103,7 +106,8 @@ class DecoderLayer(nn.Module):
         y = y + attention("self_attention")(h, h, self_bias)
         h = norm("pre_cross_attention_norm")(y)
         y = y + attention("cross_attention")(h, encoded, cross_bias)
-        return y + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(y))
+        y = y + GatedMlp(self.mlp_dim, self.dtype, name="mlp")(norm("pre_mlp_norm")(y))
+        return (y, None) if self.scanned else y
 
 
 def padding_bias(key_mask):
@@ -122,9 +126,19 @@ class _Stack(nn.Module):
     max_distance: int
     dtype: Any = jnp.float32
     remat: bool = False  # recompute each layer's activations in the backward pass
+    scan: bool = False  # one layer's program looped over stacked weights ("layers/…", axis 0)
 
-    def layer(self, cls):
-        return nn.remat(cls) if self.remat else cls
+    def run_layers(self, cls, x, *shared):
+        """``x`` through the stack's layers of ``cls``, each also given ``shared``."""
+        layer = nn.remat(cls) if self.remat else cls
+        args = (self.heads, self.head_dim, self.mlp_dim, self.dtype)
+        if self.scan:
+            stack = nn.scan(layer, variable_axes={"params": 0}, split_rngs={"params": True},
+                            in_axes=(nn.broadcast,) * len(shared), length=self.layers)
+            return stack(*args, True, name="layers")(x, *shared)[0]
+        for i in range(self.layers):
+            x = layer(*args, name=f"layer_{i}")(x, *shared)
+        return x
 
 
 class Encoder(_Stack):
@@ -133,10 +147,7 @@ class Encoder(_Stack):
         n = x.shape[1]
         bias = RelativeBias(self.heads, self.num_buckets, self.max_distance, True,
                             name="relpos")(n, n) + padding_bias(mask)
-        layer = self.layer(EncoderLayer)
-        for i in range(self.layers):
-            x = layer(self.heads, self.head_dim, self.mlp_dim, self.dtype, name=f"layer_{i}")(
-                x, bias)
+        x = self.run_layers(EncoderLayer, x, bias)
         return nn.RMSNorm(dtype=self.dtype, name="final_norm")(x)
 
 
@@ -148,8 +159,5 @@ class Decoder(_Stack):
         self_bias = RelativeBias(self.heads, self.num_buckets, self.max_distance, False,
                                  name="relpos")(n, n) + causal
         cross_bias = padding_bias(encoder_mask)
-        layer = self.layer(DecoderLayer)
-        for i in range(self.layers):
-            y = layer(self.heads, self.head_dim, self.mlp_dim, self.dtype, name=f"layer_{i}")(
-                y, encoded, self_bias, cross_bias)
+        y = self.run_layers(DecoderLayer, y, encoded, self_bias, cross_bias)
         return nn.RMSNorm(dtype=self.dtype, name="final_norm")(y)

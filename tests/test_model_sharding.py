@@ -220,3 +220,26 @@ def test_remat_and_bfloat16_compute():
     assert {leaf.dtype for leaf in jax.tree.leaves(bf16.params)} == {np.dtype("float32")}
     assert {leaf.dtype for leaf in jax.tree.leaves(grads_b)} == {np.dtype("float32")}
     assert loss_b == pytest.approx(loss, rel=0.02) and loss_b != loss
+
+
+@pytest.mark.slow
+def test_scanned_layers_compute_what_the_unrolled_ones_do():
+    """The unrolled model's layer_0 … layer_1 weights stacked into the scanned model's layers/
+    give the same loss (to 1e-6); the scanned weights shard with a leading, unsplit layer axis."""
+    from model.train import create_state, loss_fn
+
+    overrides = "tiny:mesh_data=1,mesh_fsdp=2,enc_layers=2,dec_layers=2"
+    unrolled = create_state(get_config(overrides), warn=False)
+    scanned = create_state(get_config(overrides + ",scan_layers=1"), warn=False)
+    params = jax.device_get(unrolled.params)
+    stacked = dict(params)
+    for stack in ("encoder", "decoder"):
+        layers = [params[stack].pop(f"layer_{i}") for i in range(2)]
+        stacked[stack] = {**params[stack], "layers": jax.tree.map(lambda *x: np.stack(x), *layers)}
+    assert jax.tree.structure(stacked) == jax.tree.structure(jax.device_get(scanned.params))
+    batch = _random_batch(get_config(overrides), 4, 0)
+    loss = lambda state, p: float(jax.jit(lambda q: loss_fn(q, state.apply_fn, batch))(p))
+    assert loss(scanned, stacked) == pytest.approx(loss(unrolled, jax.device_get(unrolled.params)),
+                                                   rel=1e-6)
+    q = scanned.params["encoder"]["layers"]["attention"]["q"]["kernel"]
+    assert q.shape == (2, 64, 2, 32) and q.sharding.spec == P(None, "fsdp", "model", None)
