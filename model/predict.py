@@ -17,7 +17,8 @@ from model.configs import PaliConfig
 from model.data import decode_image
 from model.pali import PaLI
 from model.tokenizer import EOS_ID, MODEL_FILE, PAD_ID, Tokenizer
-from model.train import checkpoints, create_state, restore
+from model.checkpoints import checkpoints, restore
+from model.train import create_state
 
 
 class Predictor:

@@ -29,8 +29,10 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from model import sharding
+from model.checkpoints import checkpoints, restore
 from model.configs import PaliConfig
 from model.data import read_examples, train_dataset
+from model.optim import make_optimizer
 from model.pali import FROZEN, PaLI
 from model.tokenizer import MODEL_FILE, PAD_ID, Tokenizer, load_tokenizer, train_tokenizer
 from model.vit import params_from_open_clip
@@ -52,31 +54,6 @@ def start_processes(coordinator: str | None = None, num_processes: int | None = 
     jax.distributed.initialize(coordinator, num_processes, process_id)
     log.info("process %d of %d; %d devices here, %d in all", jax.process_index(),
              jax.process_count(), jax.local_device_count(), jax.device_count())
-
-
-def make_schedule(config: PaliConfig) -> optax.Schedule:
-    """Linear warmup to the peak, then cosine decay to 0 at ``steps`` or T5's inverse square
-    root (peak × sqrt(warmup / step))."""
-    peak, warmup = config.learning_rate, max(1, config.warmup_steps)
-    if config.schedule == "rsqrt":
-        return lambda step: peak * jnp.minimum((step + 1) / warmup,
-                                               jnp.sqrt(warmup / jnp.maximum(step + 1, warmup)))
-    return optax.warmup_cosine_decay_schedule(
-        init_value=peak / warmup, peak_value=peak, warmup_steps=config.warmup_steps,
-        decay_steps=max(config.steps, config.warmup_steps + 1))
-
-
-def make_optimizer(config: PaliConfig) -> optax.GradientTransformation:
-    """Adafactor (T5's and PaLI's; factored second moments: little optimizer memory) or AdamW,
-    on the config's schedule, with clipping; the ViT subtree gets zero updates."""
-    schedule = make_schedule(config)
-    if config.optimizer == "adafactor":
-        update = optax.adafactor(schedule, weight_decay_rate=config.weight_decay or None)
-    else:
-        update = optax.adamw(schedule, weight_decay=config.weight_decay)
-    trainable = optax.chain(optax.clip_by_global_norm(config.grad_clip), update)
-    labels = lambda params: {k: "frozen" if k == FROZEN else "trainable" for k in params}
-    return optax.multi_transform({"trainable": trainable, "frozen": optax.set_to_zero()}, labels)
 
 
 def _dummy_batch(config: PaliConfig, n: int = 1) -> dict:
@@ -193,38 +170,6 @@ def _warn_if_truncated(data_dir: str, tokenizer_path: str, config: PaliConfig) -
                     "targets longer than max_target_len=%d: they are cut (raise them in the "
                     "config)", cut["examples"], cut["prefix"], config.max_prefix_len,
                     cut["target"], config.max_target_len)
-
-
-def checkpoints(workdir: Path) -> ocp.CheckpointManager:
-    """The workdir's checkpoints: each holds ``state`` (params, optimizer state, step) and
-    ``data`` (every process's input iterator, Grain's own checkpoint format)."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=2)
-    handlers = {"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()}
-    return ocp.CheckpointManager((workdir / "checkpoints").resolve(), options=options,
-                                 item_handlers=handlers)
-
-
-def restore(manager: ocp.CheckpointManager, state, batches=None):
-    """The newest checkpoint that reads, into ``state``'s layout (and ``batches``, an input
-    iterator, set to where it was); a damaged one is reported and the one before it tried.
-    None when there is no checkpoint."""
-    steps = sorted(manager.all_steps(), reverse=True)
-    for step in steps:
-        items = {"state": ocp.args.StandardRestore(state)}
-        if batches is not None:
-            items["data"] = grain.checkpoint.CheckpointRestore(batches)
-        try:
-            restored = manager.restore(step, args=ocp.args.Composite(**items))
-        except Exception as e:  # noqa: BLE001 — any damage: a truncated file, a missing item
-            log.warning("checkpoint %d in %s cannot be read (%s: %s); trying the one before",
-                        step, manager.directory, type(e).__name__, str(e)[:200])
-            continue
-        log.info("resumed from step %d", step)
-        return restored.state
-    if steps:
-        raise ValueError(f"no checkpoint in {manager.directory} can be read (steps {steps}); "
-                         "move the folder away to start over")
-    return None
 
 
 def jit_step(mesh: Mesh, state, grad_accum: int = 1):

@@ -89,8 +89,9 @@ def test_a_killed_run_resumes_to_the_same_parameters_bit_for_bit(runs):
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(runs, caplog, tmp_path):
     import shutil
 
+    from model.checkpoints import checkpoints, restore
     from model.configs import PaliConfig
-    from model.train import checkpoints, create_state, restore
+    from model.train import create_state
 
     whole = runs[0]
     work = tmp_path / "work"

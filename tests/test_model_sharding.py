@@ -146,7 +146,7 @@ def test_eight_simulated_devices_give_the_same_losses_over_20_steps():
 def test_schedules():
     """rsqrt: linear warmup to the peak, then peak × sqrt(warmup / step) (step counted from 1);
     cosine: the peak at the end of warmup, 0 at the last step."""
-    from model.train import make_schedule
+    from model.optim import make_schedule
 
     rsqrt = make_schedule(get_config("tiny:schedule=rsqrt,learning_rate=0.01,warmup_steps=100"))
     assert float(rsqrt(0)) == pytest.approx(0.01 / 100)
