@@ -23,22 +23,13 @@ import numpy as np
 
 from model import sharding
 from model.configs import get_config
+from model.data import random_batch
 from model.flops import step_flops
 from model.train import create_state, jit_step
 
 BENCH_CONFIG = ("demo:d_model=512,enc_layers=4,dec_layers=4,heads=8,mlp_dim=2048,batch_size=32,"
                 "mesh_data=-1")
 MATMUL = 2048  # the anchor: (2048 × 2048) @ (2048 × 2048) in float32
-
-
-def _batch(config, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    n, s = config.batch_size, config.image_size
-    target = rng.integers(4, config.vocab_size, (n, config.max_target_len)).astype(np.int32)
-    return {"image": rng.normal(size=(n, s, s, 3)).astype(np.float32),
-            "prefix": rng.integers(4, config.vocab_size, (n, config.max_prefix_len)).astype(np.int32),
-            "decoder_input": np.concatenate([np.zeros((n, 1), np.int32), target[:, :-1]], 1),
-            "target": target}
 
 
 def _time(fn, reps: int) -> float:
@@ -61,7 +52,8 @@ def train_step_rate(config, steps: int) -> dict:
     mesh = sharding.make_mesh(config)
     state = create_state(config, warn=False, mesh=mesh)
     step = jit_step(mesh, state, config.grad_accum)
-    batch = jax.device_put(_batch(config), sharding.batch_sharding(mesh))
+    batch = jax.device_put(random_batch(config, config.batch_size),
+                           sharding.batch_sharding(mesh))
     xla = step.lower(state, batch).compile().cost_analysis()
     xla = xla[0] if isinstance(xla, list) else xla
     holder = {"state": state}

@@ -84,3 +84,15 @@ def train_dataset(data_dir: str, tokenizer_path: str, config: PaliConfig,
                .map(_Features(tokenizer_path, config))
                .batch(config.batch_size // process_count, drop_remainder=True))
     return batches[start_step:]
+
+
+def random_batch(config: PaliConfig, n: int, seed: int = 0) -> dict:
+    """``n`` examples of random pixels and token ids (past the 4 special ids) in the trainer's
+    batch layout, the decoder input the target shifted right: for benchmarks and tests."""
+    rng, s = np.random.default_rng(seed), config.image_size
+    target = rng.integers(4, config.vocab_size, (n, config.max_target_len)).astype(np.int32)
+    return {"image": rng.normal(size=(n, s, s, 3)).astype(np.float32),
+            "prefix": rng.integers(4, config.vocab_size, (n, config.max_prefix_len)).astype(np.int32),
+            "decoder_input": np.concatenate([np.zeros((n, 1), np.int32), target[:, :-1]], 1),
+            "target": target}
+

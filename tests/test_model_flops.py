@@ -20,14 +20,14 @@ def test_the_step_counts_backward_twice_but_not_for_the_frozen_vit():
 
 @pytest.mark.slow  # compiles a train step (does not run it)
 def test_the_count_is_within_3_percent_of_xlas_for_a_matmul_heavy_config():
-    from benchmarks.train_bench import _batch
     from model import sharding
+    from model.data import random_batch
     from model.train import create_state, jit_step
 
     config = get_config("demo:d_model=256,mlp_dim=1024,heads=4,batch_size=8")
     mesh = sharding.make_mesh(config)
     state = create_state(config, warn=False, mesh=mesh)
-    batch = jax.device_put(_batch(config), sharding.batch_sharding(mesh))
+    batch = jax.device_put(random_batch(config, 8), sharding.batch_sharding(mesh))
     cost = jit_step(mesh, state).lower(state, batch).compile().cost_analysis()
     # the cost of the program one device runs, on half the batch here
     xla = float((cost[0] if isinstance(cost, list) else cost)["flops"]) * mesh.size

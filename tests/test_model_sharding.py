@@ -12,6 +12,7 @@ from jax.sharding import PartitionSpec as P
 
 from model import sharding
 from model.configs import get_config
+from model.data import random_batch
 
 
 def _abstract_state(config):
@@ -70,16 +71,6 @@ def test_a_dimension_the_mesh_does_not_divide_is_replicated():
         None, "model")
 
 
-def _random_batch(config, n: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    s = config.image_size
-    target = rng.integers(4, config.vocab_size, (n, config.max_target_len)).astype(np.int32)
-    return {"image": rng.normal(size=(n, s, s, 3)).astype(np.float32),
-            "prefix": rng.integers(4, config.vocab_size, (n, config.max_prefix_len)).astype(np.int32),
-            "decoder_input": np.concatenate([np.zeros((n, 1), np.int32), target[:, :-1]], 1),
-            "target": target}
-
-
 def _losses(mesh_args: str, steps: int = 5, batch: int = 4) -> tuple[list[float], dict]:
     from model.train import create_state, jit_step
 
@@ -90,7 +81,7 @@ def _losses(mesh_args: str, steps: int = 5, batch: int = 4) -> tuple[list[float]
     step = jit_step(mesh, state)
     losses = []
     for i in range(steps):
-        arrays = jax.device_put(_random_batch(config, batch, i), sharding.batch_sharding(mesh))
+        arrays = jax.device_put(random_batch(config, batch, i), sharding.batch_sharding(mesh))
         state, loss = step(state, arrays)
         losses.append(float(loss))
     return losses, per_device
@@ -185,7 +176,7 @@ def test_accumulated_gradients_make_the_whole_batch_update():
         step = jit_step(mesh, state, config.grad_accum)
         losses = []
         for i in range(2):
-            batch = jax.device_put(_random_batch(config, 8, i), sharding.batch_sharding(mesh))
+            batch = jax.device_put(random_batch(config, 8, i), sharding.batch_sharding(mesh))
             state, loss = step(state, batch)
             losses.append(float(loss))
         out.append((losses, jax.device_get(state.params)))
@@ -205,7 +196,7 @@ def test_remat_and_bfloat16_compute():
     def loss_and_grads(overrides):
         config = get_config(f"tiny:mesh_data=2,{overrides}")
         state = create_state(config, warn=False)
-        batch = _random_batch(config, 4, 0)
+        batch = random_batch(config, 4, 0)
         loss, grads = jax.jit(jax.value_and_grad(
             lambda p: loss_fn(p, state.apply_fn, batch)))(state.params)
         return state, float(loss), grads
@@ -237,7 +228,7 @@ def test_scanned_layers_compute_what_the_unrolled_ones_do():
         layers = [params[stack].pop(f"layer_{i}") for i in range(2)]
         stacked[stack] = {**params[stack], "layers": jax.tree.map(lambda *x: np.stack(x), *layers)}
     assert jax.tree.structure(stacked) == jax.tree.structure(jax.device_get(scanned.params))
-    batch = _random_batch(get_config(overrides), 4, 0)
+    batch = random_batch(get_config(overrides), 4, 0)
     loss = lambda state, p: float(jax.jit(lambda q: loss_fn(q, state.apply_fn, batch))(p))
     assert loss(scanned, stacked) == pytest.approx(loss(unrolled, jax.device_get(unrolled.params)),
                                                    rel=1e-6)

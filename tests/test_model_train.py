@@ -8,25 +8,18 @@ import numpy as np
 import pytest
 
 from model.configs import get_config
+from model.data import random_batch
 from model.pali import FROZEN
 from tests.test_model_data import make_examples, row, write_mixture
 
 pytestmark = pytest.mark.slow  # JAX training
 
 
-def _random_batch(config, n: int = 2) -> dict:
-    rng, s = np.random.default_rng(0), config.image_size
-    tokens = lambda length: rng.integers(4, 50, (n, length)).astype(np.int32)
-    return {"image": rng.normal(size=(n, s, s, 3)).astype(np.float32),
-            "prefix": tokens(config.max_prefix_len),
-            "decoder_input": tokens(config.max_target_len), "target": tokens(config.max_target_len)}
-
-
 def test_train_step_keeps_vit_frozen():
     from model.train import create_state, train_step
 
     state = create_state(get_config("tiny"), warn=False)
-    new, loss = jax.jit(train_step)(state, _random_batch(get_config("tiny")))
+    new, loss = jax.jit(train_step)(state, random_batch(get_config("tiny"), 2))
     assert np.isfinite(float(loss))
     same = jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), state.params, new.params)
     assert all(jax.tree.leaves(same[FROZEN]))  # bitwise unchanged

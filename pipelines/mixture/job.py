@@ -89,7 +89,9 @@ class MakeExamplesFn(beam.DoFn):
             for example in built:
                 made += 1
                 yield beam.pvalue.TaggedOutput(TASK_OUTCOMES, (task.name, "examples"))
-                yield task.name, split, stored_row(example, image_key(example.image))
+                same = example.image is image  # builders pass the record's bytes on
+                yield task.name, split, stored_row(example, key if same else image_key(
+                    example.image))
         if made:
             yield beam.pvalue.TaggedOutput(MADE, rid)
         if made and key:

@@ -70,7 +70,8 @@ class ImageStore:
         self._keys: dict[int, np.ndarray] = {}
         self._rows: dict[int, RowSource] = {}
 
-    def _shard(self, shard: int) -> tuple[np.ndarray, RowSource]:
+    def shard(self, shard: int) -> tuple[np.ndarray, RowSource]:
+        """(the sorted keys, the rows) of one image shard, opened once."""
         if shard not in self._keys:
             index = pq.read_table(os.path.join(self.folder, index_name(shard, self.num_shards)))
             self._keys[shard] = np.asarray(index.column("image_key").to_pylist(), dtype=object)
@@ -81,7 +82,7 @@ class ImageStore:
     def __getitem__(self, key: str) -> bytes:
         if not key:
             return b""
-        keys, rows = self._shard(image_shard(key, self.num_shards))
+        keys, rows = self.shard(image_shard(key, self.num_shards))
         pos = int(np.searchsorted(keys, key))
         if pos >= len(keys) or keys[pos] != key:
             raise KeyError(f"image {key} is not in the mixture's image store")
@@ -201,7 +202,7 @@ def storage_report(folder: str) -> dict:
     mixture = MixtureFolder(folder)
     sizes: dict[str, int] = {}
     for shard in range(mixture.images.num_shards):
-        keys, rows = mixture.images._shard(shard)
+        keys, rows = mixture.images.shard(shard)
         sizes.update((k, len(rows[i]["image"])) for i, k in enumerate(keys))
     rows = [r for split in ("train", "validation") for r in mixture.rows(split)]
     disk = lambda sub: sum(os.path.getsize(os.path.join(d, f))
