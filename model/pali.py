@@ -41,10 +41,11 @@ class PaLI(nn.Module):
         mask = jnp.concatenate([jnp.ones(patches.shape[:2], bool), prefix != PAD_ID], axis=1)
         return self.encoder(x, mask), mask
 
-    def decode(self, encoded, mask, decoder_input):
-        """→ float32 logits (the loss's softmax in full precision)."""
-        logits = self.lm_head(self.decoder(self.embed(decoder_input), encoded, mask))
-        return logits.astype(jnp.float32)
+    def decode(self, encoded, mask, decoder_input, decode_len: int = 0):
+        """→ float32 logits (the loss's softmax in full precision). With ``decode_len``, one
+        position a call from a key/value cache (``model/decode.py``)."""
+        y = self.decoder(self.embed(decoder_input), encoded, mask, decode_len)
+        return self.lm_head(y).astype(jnp.float32)
 
     def __call__(self, images, prefix, decoder_input):
         encoded, mask = self.encode(images, prefix)
