@@ -58,6 +58,11 @@ class PaliConfig:
     task_rates: str = ""
     log_every: int = 20
     checkpoint_every: int = 100
+    # Periodic evaluation (single-process runs): every eval_every steps (0: never) and at the
+    # end, greedy decoding of at most eval_examples questions of each task's validation split,
+    # each scored by its evaluator (model/metrics.py), appended to metrics.jsonl.
+    eval_every: int = 0
+    eval_examples: int = 32
 
     def __post_init__(self):
         from model.sharding import check_mesh_sizes
@@ -79,6 +84,8 @@ class PaliConfig:
                              f"{self.batch_size}")
         if min(self.steps, self.batch_size, self.log_every, self.checkpoint_every) <= 0:
             raise ValueError("steps, batch_size, log_every and checkpoint_every must be positive")
+        if self.eval_every < 0 or self.eval_examples <= 0:
+            raise ValueError("eval_every must be ≥ 0 (0: never) and eval_examples positive")
 
     @property
     def rates(self) -> dict[str, float] | None:
@@ -129,6 +136,28 @@ CONFIGS = {
     "pali-15b": PaliConfig(**VIT_G, **MT5_XXL, **POD),
     "pali-17b": PaliConfig(**VIT_E, **MT5_XXL, **POD),
 }
+
+
+# Decoding (model/decode.py): `openwebli predict | eval` and the trainer's periodic evaluation.
+DECODE_METHODS = ("greedy", "beam", "sample")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    method: str = "greedy"
+    max_len: int = 32  # tokens generated at most (EOS included); capped at max_target_len
+    beam: int = 4  # beams, for "beam"
+    length_penalty: float = 0.6  # GNMT's alpha: scores divided by ((5 + length) / 6) ** alpha
+    temperature: float = 1.0  # for "sample"
+    top_k: int = 0  # for "sample": draw among the k likeliest tokens (0: all)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in DECODE_METHODS:
+            raise ValueError(f"decoding method {self.method!r}: expected one of "
+                             f"{DECODE_METHODS}")
+        if self.max_len <= 0 or self.beam <= 0 or self.top_k < 0 or self.temperature <= 0:
+            raise ValueError("max_len and beam must be positive, top_k ≥ 0, temperature > 0")
 
 
 def _closest(name: str, options) -> str:

@@ -10,35 +10,15 @@ decoders are tested and benchmarked against.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from model.configs import DecodeConfig
 from model.pali import PaLI
 from model.tokenizer import EOS_ID, PAD_ID
-
-METHODS = ("greedy", "beam", "sample")
-
-
-@dataclasses.dataclass(frozen=True)
-class DecodeConfig:
-    method: str = "greedy"
-    max_len: int = 32  # tokens generated at most (EOS included); capped at max_target_len
-    beam: int = 4  # beams, for "beam"
-    length_penalty: float = 0.6  # GNMT's alpha: scores divided by ((5 + length) / 6) ** alpha
-    temperature: float = 1.0  # for "sample"
-    top_k: int = 0  # for "sample": draw among the k likeliest tokens (0: all)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"decoding method {self.method!r}: expected one of {METHODS}")
-        if self.max_len <= 0 or self.beam <= 0 or self.top_k < 0 or self.temperature <= 0:
-            raise ValueError("max_len and beam must be positive, top_k ≥ 0, temperature > 0")
-
 
 def _without_pad(logits):
     """PAD is never an output (it only pads targets): its logit is removed before softmax."""

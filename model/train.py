@@ -204,7 +204,31 @@ def train(config: PaliConfig, data_dir: str, workdir: str,
     state = restore(manager, state, batches) or state  # the iterator is restored in place
     metrics = work / METRICS_FILE if jax.process_index() == 0 else None
     return _loop(state, jit_step(mesh, state, config.grad_accum), batches,
-                 sharding.batch_sharding(mesh), manager, config, metrics)
+                 sharding.batch_sharding(mesh), manager, config, metrics,
+                 _periodic_eval(config, data_dir, tokenizer_path))
+
+
+def _periodic_eval(config: PaliConfig, data_dir: str, tokenizer_path: str):
+    """``evaluate(state) → {task: metrics}`` on the validation split, or None where
+    ``eval_every`` is 0 or the run has several processes (each would need its share of the
+    decoding; evaluate their checkpoints with ``openwebli eval`` instead)."""
+    if not config.eval_every:
+        return None
+    if jax.process_count() > 1:
+        log.warning("eval_every is not run with several processes; evaluate the checkpoints "
+                    "with `openwebli eval`")
+        return None
+    from model.evaluate import evaluate_folder
+    from model.predict import Predictor
+
+    tokenizer = Tokenizer(tokenizer_path)
+
+    def evaluate(state) -> dict:
+        predictor = Predictor(config, state.params, tokenizer, step=int(state.step))
+        tasks = evaluate_folder(predictor, data_dir, "validation", limit=config.eval_examples)
+        return {task: {"metric": m["metric"], "value": m["value"], "examples": m["examples"]}
+                for task, m in tasks.items()}
+    return evaluate
 
 
 def _global_batch(local: dict, batch_spec: NamedSharding) -> dict:
@@ -222,7 +246,7 @@ def _log_metrics(path: Path | None, record: dict) -> None:
 
 
 def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig,
-          metrics: Path | None = None) -> dict:
+          metrics: Path | None = None, evaluate=None) -> dict:
     losses, start, first = [], time.time(), int(state.step)
     while int(state.step) < config.steps:
         state, loss = step_fn(state, _global_batch(next(batches), batch_spec))
@@ -234,6 +258,8 @@ def _loop(state, step_fn, batches, batch_spec, manager, config: PaliConfig,
             log.info("step %4d/%d  loss %.4f  %.2f steps/s  %.1f examples/s", step, config.steps,
                      losses[-1], (step - first) / seconds, rate)
             _log_metrics(metrics, {"step": step, "loss": losses[-1], "examples_per_s": rate})
+        if evaluate and (step % config.eval_every == 0 or step == config.steps):
+            _log_metrics(metrics, {"step": step, "split": "validation", "eval": evaluate(state)})
         if step % config.checkpoint_every == 0 or step == config.steps:
             manager.save(step, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(batches)))

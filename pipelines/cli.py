@@ -165,11 +165,58 @@ def cmd_params(args, _):
         print(f"{name:<18}{n:>16,}  {n / 1e9:8.3f}B")
 
 
+def _decoding(args):
+    from model.configs import DecodeConfig
+
+    method = "beam" if args.beam > 1 else "sample" if args.sample else "greedy"
+    return DecodeConfig(method=method, beam=max(args.beam, 1), max_len=args.max_len,
+                        length_penalty=args.length_penalty, temperature=args.temperature,
+                        top_k=args.top_k, seed=args.seed)
+
+
 def cmd_predict(args, _):
+    from model.predict import image_files, load, predict_files
+
+    files = image_files(args.image)
+    records = predict_files(load(args.checkpoint), files, args.prompt, _decoding(args))
+    for record in records:
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        elif len(files) == 1:
+            print(record["prediction"])
+        else:
+            print(f"{record['image']}\t{record['prediction']}")
+
+
+def cmd_eval(args, _):
+    from model.evaluate import evaluate_folder
     from model.predict import load
 
-    with open(_a_file(args.image, "--image"), "rb") as f:
-        print(load(args.checkpoint).predict(f.read(), args.prompt))
+    predictor = load(args.checkpoint, batch_size=args.batch_size)
+    tasks = evaluate_folder(predictor, args.data, args.split, args.tasks, args.limit,
+                            _decoding(args), args.predictions)
+    if not tasks:
+        raise ValueError(f"{args.data} has no {args.split} examples to evaluate")
+    result = {"checkpoint": args.checkpoint, "step": predictor.step, "split": args.split,
+              "tasks": tasks}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    for task, m in tasks.items():
+        print(f"{task:<18}{m['metric']:<14}{m['value']:8.4f}  ({m['examples']} questions)")
+
+
+def cmd_metrics(args, _):
+    from model.evaluate import score_files
+
+    result = score_files(args.task, _a_file(args.predictions, "--predictions"),
+                         _a_file(args.references, "--references"))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    extra = {k: v for k, v in result.items() if isinstance(v, float) and k != "value"}
+    print(f"{result['metric']} {result['value']:.4f} over {result['examples']} examples"
+          + "".join(f", {k} {v:.4f}" for k, v in extra.items()))
 
 
 def cmd_eval_langid(args, _):
@@ -246,6 +293,23 @@ def _add_image_args(p):
                    help="requests in flight to one host at once, per worker (0: no limit)")
     p.add_argument("--allow-private-networks", action="store_true",
                    help="let the fetcher reach loopback/private addresses (tests, demo)")
+
+
+def _add_decoding_args(p):
+    from model.configs import DecodeConfig
+
+    d = DecodeConfig()
+    p.add_argument("--beam", type=int, default=1, help="beam search with this many beams "
+                                                       "(default 1: greedy)")
+    p.add_argument("--length-penalty", type=float, default=d.length_penalty,
+                   help="beam scores divided by ((5 + length) / 6) ** this")
+    p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k likeliest "
+                                                             "tokens (0: all)")
+    p.add_argument("--seed", type=int, default=d.seed, help="of the sampling")
+    p.add_argument("--max-len", type=int, default=d.max_len, help="tokens at most (capped at "
+                                                                 "the config's max_target_len)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -325,15 +389,41 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="easyocr", choices=sorted(BACKENDS))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=cmd_eval_ocr)
-    p = sub.add_parser("predict", help="answer a prompt about an image")
+    p = sub.add_parser("predict", help="answer a prompt about an image or a folder of images")
     p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
-    p.add_argument("--image", required=True)
+    p.add_argument("--image", required=True, help="an image file, or a folder of them")
     from pipelines.mixture.prompts import prompt
 
     p.add_argument("--prompt", default=prompt("captioning", lang="en"),
                    help="a task's prompt in the mixture's style (pipelines/mixture/prompts.py); "
                         "default: English captioning in the default style")
+    _add_decoding_args(p)
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object a line: image, prompt, prediction, score, boxes")
     p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("eval", help="decode a mixture split and score every task with its "
+                                    "evaluator (CIDEr-D, VQA accuracy, exact match, box F1)")
+    p.add_argument("--checkpoint", required=True, help="a `openwebli train` workdir")
+    p.add_argument("--data", required=True, help="a mixture folder (`openwebli mixture`)")
+    p.add_argument("--split", default="validation", help="default: validation")
+    p.add_argument("--tasks", nargs="+", help="only these tasks (default: every task)")
+    p.add_argument("--limit", type=int, help="questions per task at most")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--predictions", help="folder to write <task>.predictions.jsonl and "
+                                         "<task>.references.jsonl into")
+    _add_decoding_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_eval)
+    from model.metrics import EVALUATORS
+
+    p = sub.add_parser("metrics", help="score predictions against references (JSON lines)")
+    p.add_argument("--task", required=True, choices=sorted(EVALUATORS))
+    p.add_argument("--predictions", required=True,
+                   help='JSON lines {"id": …, "prediction": "…"}')
+    p.add_argument("--references", required=True,
+                   help='JSON lines {"id": …, "references": ["…", …]}')
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_metrics)
     return top
 
 

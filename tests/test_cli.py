@@ -6,7 +6,7 @@ import pytest
 from pipelines.cli import main, parser
 
 COMMANDS = {"demo", "build", "crawl", "fetch", "mixture", "train-scorer", "train", "predict",
-            "eval-langid", "eval-ocr", "params"}
+            "eval", "metrics", "eval-langid", "eval-ocr", "params"}
 
 
 def test_commands_are_listed(capsys):
@@ -27,7 +27,7 @@ def test_commands_are_listed(capsys):
     (["mixture", "--corpus", "/nonexistent", "--output", "x"], "not a finished corpus folder"),
     (["mixture", "--output", "x"], "give --corpus (a corpus folder), --spec"),
     (["train", "--config", "dmeo", "--data", "x", "--workdir", "y"], "did you mean 'demo'"),
-    (["predict", "--checkpoint", "/nonexistent", "--image", "x.jpg"], "No such file"),
+    (["predict", "--checkpoint", "/nonexistent", "--image", "x.jpg"], "no image or folder x.jpg"),
     (["predict", "--checkpoint", "/nonexistent", "--image", __file__], "not a training workdir"),
 ])
 def test_errors_are_one_clear_line(argv, message, capsys):
@@ -44,8 +44,15 @@ def test_beam_flags_only_where_beam_runs(capsys):
         capsys.readouterr().err)
 
 
+def test_predict_on_a_folder_without_images(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert main(["predict", "--checkpoint", "/nonexistent", "--image", str(tmp_path)]) == 2
+    assert f"no images (.jpg, .jpeg, .png, .webp, .bmp, .gif) in {tmp_path}" in (
+        capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("command", [
-    ["predict", "--checkpoint", "/nonexistent", "--image", "{dir}"],
+    ["metrics", "--task", "exact", "--predictions", "{dir}", "--references", "{dir}"],
     ["mixture", "--corpus", "/nonexistent", "--output", "{out}", "--spec", "{dir}"],
     ["fetch", "--url-list", "{dir}", "--output", "{out}"],
     ["crawl", "--input", "{dir}", "--output", "{out}"],

@@ -43,18 +43,21 @@ def row(ex: TaskExample) -> dict:
             "target": ex.target, "lang": ex.lang, "source_id": ex.source_id, "image": ex.image}
 
 
-def write_mixture(folder, examples, shards: int = 2) -> str:
-    """``examples`` (all train) as a mixture folder in the layout ``openwebli mixture`` writes
-    (pipelines/mixture/layout.py; the job's own output is tested in test_mixture.py), each task
-    at rate 1."""
-    tasks = sorted({ex.task for ex in examples})
-    for task in tasks:
-        mine = [row(ex) for ex in examples if ex.task == task]
+def write_mixture(folder, examples, shards: int = 2, validation=()) -> str:
+    """``examples`` (train) and ``validation`` as a mixture folder in the layout ``openwebli
+    mixture`` writes (pipelines/mixture/layout.py; the job's own output is tested in
+    test_mixture.py), each task at rate 1."""
+    splits = {"train": list(examples), "validation": list(validation)}
+    tasks = sorted({ex.task for ex in splits["train"] + splits["validation"]})
+    for split, task in ((sp, t) for sp in splits for t in tasks):
+        mine = [row(ex) for ex in splits[split] if ex.task == task]
         for s in range(shards):
             rows = [{k: v for k, v in r.items() if k != "image"} for r in mine[s::shards]]
-            formats.write_shard(str(folder / task / "train" / formats.shard_name(s, shards, "arrayrecord")),
-                                rows, layout.EXAMPLE_TYPES, "arrayrecord")
-    images = {layout.image_key(ex.image): ex.image for ex in examples if ex.image}
+            name = formats.shard_name(s, shards, "arrayrecord")
+            formats.write_shard(str(folder / task / split / name), rows, layout.EXAMPLE_TYPES,
+                                "arrayrecord")
+    images = {layout.image_key(ex.image): ex.image for ex in splits["train"] + splits["validation"]
+              if ex.image}
     for s in range(shards):
         keys = sorted(k for k in images if layout.image_shard(k, shards) == s)
         formats.write_shard(str(folder / "images" / formats.shard_name(s, shards, "arrayrecord")),
@@ -62,7 +65,7 @@ def write_mixture(folder, examples, shards: int = 2) -> str:
                             layout.IMAGE_TYPES, "arrayrecord")
         formats.write_shard(str(folder / "images" / layout.index_name(s, shards)),
                             [{"image_key": k} for k in keys], {"image_key": str}, "parquet")
-    counts = {t: {"train": sum(ex.task == t for ex in examples), "validation": 0} for t in tasks}
+    counts = {t: {sp: sum(ex.task == t for ex in splits[sp]) for sp in splits} for t in tasks}
     info = {"format": "arrayrecord", "config": {"num_shards": shards},
             "image_store": {"path": "images"},
             "tasks": {t: {"rate": 1.0, "examples": counts[t]} for t in tasks}}

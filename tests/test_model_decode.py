@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from model.configs import get_config
-from model.decode import DecodeConfig, generate, greedy_uncached, sequence_logprob
+from model.configs import DecodeConfig, get_config
+from model.decode import generate, greedy_uncached, sequence_logprob
 from model.pali import PaLI
 from model.tokenizer import EOS_ID, PAD_ID
 

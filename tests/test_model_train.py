@@ -35,24 +35,32 @@ def scorer_checkpoint() -> str:
     return default_scorer_spec().split(":", 1)[1]
 
 
-def test_short_real_run_learns_resumes_and_predicts(tmp_path, scorer_checkpoint):
+def test_short_real_run_learns_resumes_evaluates_and_predicts(tmp_path, scorer_checkpoint):
     from model.predict import load
     from model.train import train
 
     examples = make_examples(24, seed=1)
     (tmp_path / "mixture").mkdir()
-    data = write_mixture(tmp_path / "mixture", examples)
+    data = write_mixture(tmp_path / "mixture", examples, validation=examples[:6])
     work = tmp_path / "work"
     assert jax.device_count() == 2, "tests run on a 2-device simulated mesh (tests/conftest.py)"
-    result = train(get_config("tiny"), data, str(work), scorer_checkpoint)
+    result = train(get_config("tiny:eval_every=20"), data, str(work), scorer_checkpoint)
     assert result["steps"] == 40 and result["last_loss"] < 0.7 * result["first_loss"], result
     assert json.loads((work / "config.json").read_text())["steps"] == 40
     resumed = train(get_config("tiny:steps=50"), data, str(work), scorer_checkpoint)
     assert (resumed["steps"], resumed["trained_steps"]) == (50, 10)
-    # tiny logs every 10 steps: 4 lines from the first run, 1 appended by the resumed one
-    metrics = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
+    # tiny logs every 10 steps: 4 lines from the first run, 1 appended by the resumed one;
+    # the first run evaluated at steps 20 and 40, the resumed one (eval_every 0) never
+    lines = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
+    metrics = [m for m in lines if "loss" in m]
     assert [m["step"] for m in metrics] == [10, 20, 30, 40, 50]
     assert all(set(m) == {"step", "loss", "examples_per_s"} and m["loss"] > 0 for m in metrics)
+    evals = [m for m in lines if "eval" in m]
+    assert [m["step"] for m in evals] == [20, 40]
+    # make_examples(6) holds 2 examples of each task, each its own question
+    assert {t: (m["metric"], m["examples"]) for t, m in evals[-1]["eval"].items()} == {
+        "captioning": ("cider", 2), "ocr": ("exact_match", 2),
+        "split_captioning": ("exact_match", 2)}
 
     predictor = load(str(work))
     _assert_vit_is_the_scorers(predictor.params[FROZEN], scorer_checkpoint)
@@ -60,11 +68,63 @@ def test_short_real_run_learns_resumes_and_predicts(tmp_path, scorer_checkpoint)
     answer = predictor.predict(examples[0].image, examples[0].prefix)
     assert answer == _greedy_by_full_forward(predictor, examples[0])
     _assert_cli_predicts(work, examples[0], answer, tmp_path)
+    _assert_beam_scores_at_least_greedy(predictor, examples)
+    _assert_cli_evaluates(work, data, predictor, tmp_path)
+
+
+def _assert_beam_scores_at_least_greedy(predictor, examples):
+    """On the trained model, beam search (4 beams, no length penalty) finds a sequence at
+    least as likely as greedy decoding's, for every example."""
+    from model.configs import DecodeConfig
+
+    images, prompts = [ex.image for ex in examples], [ex.prefix for ex in examples]
+    greedy = predictor.predict_batch(images, prompts)
+    beam = predictor.predict_batch(images, prompts, DecodeConfig("beam", beam=4,
+                                                                 length_penalty=0.0))
+    assert all(b["score"] >= g["score"] - 1e-4 for b, g in zip(beam, greedy))
+    assert sum(b["score"] > g["score"] + 1e-4 for b, g in zip(beam, greedy)) >= 1
+
+
+def _assert_cli_evaluates(work, data, predictor, tmp_path):
+    """``openwebli eval --json`` scores the validation split with each task's evaluator: its
+    exact-match figures are the share of predictions equal to their target, recomputed here
+    from ``predict_batch``; the files it writes score the same with ``openwebli metrics``."""
+    import contextlib
+    import io
+
+    from model.evaluate import questions
+    from pipelines.cli import main
+    from pipelines.mixture.reader import MixtureFolder
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["eval", "--checkpoint", str(work), "--data", data, "--json",
+                     "--predictions", str(tmp_path / "predictions")]) == 0
+    result = json.loads(out.getvalue())
+    assert (result["step"], result["split"], sorted(result["tasks"])) == (
+        50, "validation", ["captioning", "ocr", "split_captioning"])
+    folder = MixtureFolder(data)
+    for task in ("ocr", "split_captioning"):
+        dataset = folder.task_dataset(task, "validation")
+        qs = questions(dataset[i] for i in range(len(dataset)))
+        answers = predictor.predict_batch([q["image"] for q in qs], [q["prompt"] for q in qs])
+        hits = sum(a["prediction"] in q["references"] for a, q in zip(answers, qs))
+        assert result["tasks"][task]["value"] == hits / len(qs)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["metrics", "--task", "exact", "--json",
+                         "--predictions", str(tmp_path / "predictions" / f"{task}.predictions.jsonl"),
+                         "--references", str(tmp_path / "predictions" / f"{task}.references.jsonl")
+                         ]) == 0
+        rescored = json.loads(out.getvalue())
+        assert rescored["value"] == result["tasks"][task]["value"]
+        assert rescored["missing_predictions"] == rescored["unmatched_predictions"] == 0
 
 
 def _greedy_by_full_forward(predictor, example) -> str:
     """Greedy decoding written apart from Predictor: the whole model (``PaLI.__call__``, the
-    training forward pass) rerun on the answer so far, at most max_target_len tokens."""
+    training forward pass) rerun on the answer so far, at most max_target_len tokens, PAD never
+    chosen."""
     from model.data import decode_image
     from model.pali import PaLI
     from model.tokenizer import EOS_ID
@@ -78,7 +138,7 @@ def _greedy_by_full_forward(predictor, example) -> str:
         decoder_input = np.zeros((1, c.max_target_len), np.int32)  # pad: the start token
         decoder_input[0, 1:len(answer) + 1] = answer[:c.max_target_len - 1]
         logits = forward({"params": predictor.params}, image, prefix, decoder_input)
-        token = int(np.argmax(logits[0, len(answer)]))
+        token = int(np.argmax(logits[0, len(answer), 1:])) + 1  # PAD (0) is never an output
         if token == EOS_ID:
             break
         answer.append(token)
