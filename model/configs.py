@@ -132,6 +132,11 @@ CONFIGS = {
                        optimizer="adamw",
                        steps=40, learning_rate=5e-3, warmup_steps=5, log_every=10,
                        checkpoint_every=20),  # for tests: seconds
+    # The learning benchmark's (benchmarks/learn_bench.py): the demo's model, short prompts and
+    # targets (three boxes fit), ~10 minutes on 2 CPU cores.
+    "learn": PaliConfig(optimizer="adamw", max_prefix_len=24, max_target_len=24, batch_size=32,
+                        steps=1000, learning_rate=3e-3, warmup_steps=50, log_every=50,
+                        checkpoint_every=1000),
     "pali-3b": PaliConfig(**VIT_G, **MT5_LARGE, **POD),
     "pali-15b": PaliConfig(**VIT_G, **MT5_XXL, **POD),
     "pali-17b": PaliConfig(**VIT_E, **MT5_XXL, **POD),

@@ -1,4 +1,5 @@
-"""``openwebli demo``: sample site → corpus → mixture → PaLI training → one prediction.
+"""``openwebli demo``: sample site → corpus → mixture → PaLI training → evaluation on the
+mixture's validation split → one prediction.
 
 Every step writes a self-describing folder under the workdir and is skipped on a rerun once
 complete (``--force`` redoes them).
@@ -63,41 +64,48 @@ def _print_mixture(stats: dict, report: dict) -> None:
 
 def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     from model.configs import get_config
+    from model.evaluate import evaluate_folder
     from model.predict import load
     from model.train import train
 
     start = time.time()
-    site, annotations, eval_images, corpus, mixture, train_dir = (
+    site, annotations, eval_images, corpus, mixture, train_dir, eval_dir = (
         os.path.join(workdir, d) for d in ("site", "site-annotations", "eval-images", "corpus",
-                                           "mixture", "train"))
-    for path in (site, annotations, eval_images, corpus, mixture, train_dir):
+                                           "mixture", "train", "eval"))
+    for path in (site, annotations, eval_images, corpus, mixture, train_dir, eval_dir):
         _reset(path, force)
-    _banner("1/5 sample site, its annotations, and a one-image evaluation set to keep out")
+    _banner("1/6 sample site, its annotations, and a one-image evaluation set to keep out")
     print(generate_site(site, eval_dir=eval_images, annotations_dir=annotations)
           if not os.path.exists(annotations) else f"reusing {site}")
     scorer_spec = default_scorer_spec()
     config = CorpusConfig(scorer_spec=scorer_spec,
                           near_dedup=NearDedupConfig(eval_images=(eval_images,)))
     config = config.allowing_networks(("127.0.0.0/8",))
-    _banner("2/5 corpus job (crawl → fetch → dedup → OCR + language ID → score → top 10%)")
+    _banner("2/6 corpus job (crawl → fetch → dedup → OCR + language ID → score → top 10%)")
     with serve_site(site) as base:
         print(f"serving the sample site at {base}")
         stats = run_corpus_job(CorpusInputs(seeds=(f"{base}/index.html",)), corpus, config,
                                PipelineOptions(beam_args))
-    _banner("3/5 mixture (the eight PaLI tasks from the corpus and the site's annotations)")
+    _banner("3/6 mixture (the eight PaLI tasks from the corpus and the site's annotations)")
     spec = demo_spec(corpus, site, annotations)
     mix_stats = run_mixture_job(spec, mixture, PipelineOptions(beam_args))
     report = storage_report(mixture)
     _print_mixture(mix_stats, report)
-    _banner("4/5 PaLI training (frozen ViT from the scorer, T5-style encoder-decoder)")
+    _banner("4/6 PaLI training (frozen ViT from the scorer, T5-style encoder-decoder)")
     result = train(get_config("demo"), mixture, train_dir,
                    scorer_checkpoint=scorer_spec.split(":", 1)[1])
-    _banner("5/5 prediction")
+    _banner("5/6 evaluation (openwebli eval: each task's validation split, its own metric)")
+    predictor = load(train_dir)
+    evaluation = evaluate_folder(predictor, mixture, "validation",
+                                 predictions_dir=eval_dir)
+    for task, m in evaluation.items():
+        print(f"  {task:<18}{m['metric']:<14}{m['value']:8.4f}  ({m['examples']} questions)")
+    _banner("6/6 prediction")
     pairs = read_records(corpus, CorpusPair)
     labelled = [p for p in pairs if p.lang != "und"] or pairs
     pair = max(labelled, key=lambda p: p.score)  # the best pair the captioning task used
     prompt = task_prompt("captioning", spec.style, lang=pair.lang)
-    prediction = load(train_dir).predict(pair.image_bytes, prompt)
+    prediction = predictor.predict(pair.image_bytes, prompt)
     _banner("summary")
     print(format_funnel(stats))
     dedup = stats["stages"]["dedup"]
@@ -107,8 +115,9 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     print(f"score threshold of the top-10% cut: {stats['score_threshold']:.4f}")
     print(f"training loss: first {result['first_loss']:.3f} → last {result['last_loss']:.3f} "
           f"over {result['steps']} steps")
+    print("validation metrics:", {t: f"{m['metric']} {m['value']:.3f}" for t, m in evaluation.items()})
     print(f"prediction for {pair.image_url} [{prompt}]: {prediction!r}  (alt text: {pair.alt_text!r})")
     print(f"demo finished in {time.time() - start:.0f} s; outputs in {workdir}")
     print("mixture examples per task:", {t: sum(c.values()) for t, c in mix_stats["shards"].items()})
     return {"stats": stats, "mixture": mix_stats, "storage": report, "train": result,
-            "prediction": prediction}
+            "evaluation": evaluation, "prediction": prediction}

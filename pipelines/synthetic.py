@@ -122,13 +122,13 @@ def render_scene_boxed(scene: Scene, size: tuple[int, int], rng: random.Random):
     r = min(w, h) * rng.uniform(0.18, 0.32)
     cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
     shadow = Image.new("L", size, 0)
-    _draw_shape(ImageDraw.Draw(shadow), scene.shape, cx + r * 0.12, cy + r * 0.12, r, 110)
+    draw_shape(ImageDraw.Draw(shadow), scene.shape, cx + r * 0.12, cy + r * 0.12, r, 110)
     img.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(r * 0.1)))
-    _draw_shape(ImageDraw.Draw(img), scene.shape, cx, cy, r, _jitter(COLORS[scene.color], rng))
+    draw_shape(ImageDraw.Draw(img), scene.shape, cx, cy, r, _jitter(COLORS[scene.color], rng))
     return img, shape_box(scene.shape, cx, cy, r)
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx, cy, r, fill) -> None:
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx, cy, r, fill) -> None:
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     else:

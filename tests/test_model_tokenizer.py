@@ -102,3 +102,18 @@ def test_a_loaded_model_gets_the_extra_tokens_appended(tmp_path):
     (tmp_path / "other.model").write_bytes(other.getvalue())
     with pytest.raises(ValueError, match="pad, eos and unk ids are 3, 1, 2"):
         load_tokenizer(tmp_path / "other.model", tmp_path / "x")
+
+
+def test_extra_tokens_are_not_learnt_in_fragments(tmp_path):
+    """Detection targets full of location tokens: the trained pieces hold no fragment of them
+    (each is one appended piece), and the words around them keep whole pieces."""
+    rng = random.Random(0)
+    box = lambda: "".join(f"<loc{rng.randrange(1024):04d}>" for _ in range(4))
+    texts = [f"{box()} circle ; {box()} square" for _ in range(300)] + _texts()
+    tok = Tokenizer(train_tokenizer(texts, tmp_path, 600 + 1124))
+    learnt = [tok.sp.id_to_piece(i) for i in range(4 + 256, tok.vocab_size - 1124)]  # no specials, bytes
+    assert not [p for p in learnt if "loc" in p or ">" in p]
+    target = f"{box()} circle ; {box()} square"
+    pieces = [tok.sp.id_to_piece(i) for i in tok.sp.encode(target)]
+    assert pieces[1:5] == [target[i:i + 9] for i in range(0, 36, 9)]  # "<loc0123>" each
+    assert "▁circle" in pieces and "▁square" in pieces
