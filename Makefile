@@ -63,6 +63,7 @@ bench: models ## run the benchmarks (installs nginx-light); results in benchmark
 	$(PY) -m benchmarks.fetch_bench
 	$(PY) -m benchmarks.annotate_bench
 	$(PY) -m benchmarks.train_bench
+	$(PY) -m benchmarks.decode_bench
 	$(PY) -m benchmarks.learn_bench
 
 clean: ## remove the venv, caches and runs
