@@ -11,13 +11,12 @@ Prints a summary (or one JSON line) and writes ``results/decode.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 
+from benchmarks.output import add_output_args, save
 from model.configs import DecodeConfig, get_config
 from model.decode import generate, greedy_uncached
 from model.pali import PaLI
@@ -65,18 +64,13 @@ def run(spec: str, batch: int, reps: int) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true")
+    add_output_args(p, "decode")
     p.add_argument("--config", default="demo")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--reps", type=int, default=5)
     args = p.parse_args(argv)
     result = run(args.config, args.batch, args.reps)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "decode.json").write_text(json.dumps(result, indent=2))
-    if args.json:
-        print(json.dumps(result))
-    else:
+    if not save(result, args):
         print(f"greedy, {args.batch} × {result['tokens_per_row']} tokens: cached "
               f"{result['cached_greedy_s'] * 1e3:.0f} ms, uncached "
               f"{result['uncached_greedy_s'] * 1e3:.0f} ms ({result['speedup']}×); beam 4: "

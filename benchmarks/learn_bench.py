@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import random
 import tempfile
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from benchmarks.output import add_output_args, save
 from pipelines import synthetic
 from schemas import BoxedObject, CorpusPair, LabelledImage, OcrLine
 
@@ -226,7 +226,7 @@ def run(scenes_n: int, held_n: int, config_spec: str, workdir: Path) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true", help="print one JSON line")
+    add_output_args(p, "learn")
     p.add_argument("--scenes", type=int, default=3000, help="training scenes")
     p.add_argument("--held-out", type=int, default=200, help="held-out scenes")
     p.add_argument("--config", default=DEFAULT_CONFIG)
@@ -240,12 +240,7 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         result = run(args.scenes, args.held_out, args.config, workdir)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "learn.json").write_text(json.dumps(result, indent=2))
-    if args.json:
-        print(json.dumps(result))
-    else:
+    if not save(result, args):
         for task, m in result["per_task"].items():
             print(f"{task:<12}{m['metric']:<12}{m['value']:.3f}")
         print(f"mean {result['mean']:.3f} in {result['total_s']:.0f} s")

@@ -13,14 +13,13 @@ Prints a summary (or one JSON line) and writes ``results/train.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.output import add_output_args, save
 from model import sharding
 from model.configs import get_config
 from model.data import random_batch
@@ -85,14 +84,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=BENCH_CONFIG)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--json", action="store_true", help="print one JSON line")
-    parser.add_argument("--output", default="benchmarks/results/train.json")
+    add_output_args(parser, "train")
     args = parser.parse_args(argv)
     result = run(args.config, args.steps)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2))
-    if args.json:
-        print(json.dumps(result))
+    if save(result, args):
         return
     print(f"train step ({result['config']}, {result['devices']} device(s)): "
           f"{result['seconds_per_step']:.3f} s a step")
