@@ -17,8 +17,8 @@ log = logging.getLogger("openwebli.eval")
 
 
 def questions(rows) -> list[dict]:
-    """Rows (``image``, ``image_key``, ``prefix``, ``target``, ``source_id``) → one question per
-    (image, prompt): ``id`` (the first row's source id, made unique), ``image``, ``prompt``,
+    """Rows (``image_key``, ``prefix``, ``target``, ``source_id``) → one question per (image,
+    prompt): ``id`` (the first row's source id, made unique), ``image_key``, ``prompt``,
     ``references`` (in row order)."""
     grouped: dict[tuple, dict] = {}
     seen: dict[str, int] = {}
@@ -27,7 +27,7 @@ def questions(rows) -> list[dict]:
         if key not in grouped:
             n = seen[row["source_id"]] = seen.get(row["source_id"], 0) + 1
             qid = row["source_id"] if n == 1 else f"{row['source_id']}#{n}"
-            grouped[key] = {"id": qid, "image": row["image"], "prompt": row["prefix"],
+            grouped[key] = {"id": qid, "image_key": row["image_key"], "prompt": row["prefix"],
                             "references": []}
         grouped[key]["references"].append(row["target"])
     return list(grouped.values())
@@ -35,12 +35,12 @@ def questions(rows) -> list[dict]:
 
 def evaluate_task(predictor, folder: MixtureFolder, task: str, split: str = "validation",
                   limit: int | None = None, decoding: DecodeConfig = DecodeConfig()) -> dict:
-    """The task's metrics, and its questions with their predictions."""
-    dataset = folder.task_dataset(task, split)
-    rows = (dataset[i] for i in range(len(dataset)))
-    qs = questions(rows)[:limit]
-    results = predictor.predict_batch([q["image"] for q in qs], [q["prompt"] for q in qs],
-                                      decoding)
+    """The task's metrics, and its questions with their predictions. Rows are grouped without
+    their images; only the questions kept (``limit``) read theirs from the store."""
+    rows = folder.task_rows(task, split)
+    qs = questions(rows[i] for i in range(len(rows)))[:limit]
+    images = [folder.images[q["image_key"]] for q in qs]
+    results = predictor.predict_batch(images, [q["prompt"] for q in qs], decoding)
     for q, r in zip(qs, results):
         q.update(r)
     kind = TASK_EVALUATOR.get(task, "exact")

@@ -200,7 +200,8 @@ def _matched(predicted: list, expected: list) -> int:
     used_p, used_e, hits = set(), set(), 0
     for value, i, j in pairs:
         if value >= IOU_THRESHOLD and i not in used_p and j not in used_e:
-            used_p.add(i), used_e.add(j)
+            used_p.add(i)
+            used_e.add(j)
             hits += 1
     return hits
 

@@ -107,7 +107,8 @@ def _assert_cli_evaluates(work, data, predictor, tmp_path):
     for task in ("ocr", "split_captioning"):
         dataset = folder.task_dataset(task, "validation")
         qs = questions(dataset[i] for i in range(len(dataset)))
-        answers = predictor.predict_batch([q["image"] for q in qs], [q["prompt"] for q in qs])
+        answers = predictor.predict_batch([folder.images[q["image_key"]] for q in qs],
+                                          [q["prompt"] for q in qs])
         hits = sum(a["prediction"] in q["references"] for a, q in zip(answers, qs))
         assert result["tasks"][task]["value"] == hits / len(qs)
         out = io.StringIO()

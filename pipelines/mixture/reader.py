@@ -124,8 +124,7 @@ class MixtureFolder:
 
     def task_dataset(self, task: str, split: str = "train") -> grain.MapDataset:
         """One task's examples of one split, in shard order, with their images."""
-        rows = RowSource(self.shard_paths(task, split), self.format, EXAMPLE_TYPES)
-        return grain.MapDataset.source(rows).map(_WithImage(self.images))
+        return grain.MapDataset.source(self.task_rows(task, split)).map(_WithImage(self.images))
 
     def sampler(self, split: str = "train", rates: dict[str, float] | None = None,
                 seed: int = 0, with_images: bool = True) -> grain.MapDataset:
@@ -143,18 +142,21 @@ class MixtureFolder:
         names = [t for t in sorted(rates) if t not in empty and rates[t] > 0]
         if not names:
             raise ValueError(f"{self.folder} has no {split} examples of the tasks {sorted(rates)}")
-        parts = [EpochShuffled(grain.MapDataset.source(RowSource(
-            self.shard_paths(t, split), self.format, EXAMPLE_TYPES)), seed + i) for i, t in
-            enumerate(names)]
+        parts = [EpochShuffled(grain.MapDataset.source(self.task_rows(t, split)), seed + i)
+                 for i, t in enumerate(names)]
         mixed = grain.MapDataset.mix(parts, [rates[t] for t in names])
         return mixed.map(_WithImage(self.images)) if with_images else mixed
+
+    def task_rows(self, task: str, split: str = "train") -> RowSource:
+        """One task's rows of one split, in shard order, without their images."""
+        return RowSource(self.shard_paths(task, split), self.format, EXAMPLE_TYPES)
 
     def rows(self, split: str = "train", limit: int | None = None) -> list[dict]:
         """Every task's rows of ``split`` (task by task, without images), or the first
         ``limit`` of each task."""
         out: list[dict] = []
         for task in sorted(self.info["tasks"]):
-            source = RowSource(self.shard_paths(task, split), self.format, EXAMPLE_TYPES)
+            source = self.task_rows(task, split)
             out += [source[i] for i in range(len(source) if limit is None
                                              else min(len(source), limit))]
         return out
