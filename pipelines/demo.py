@@ -1,5 +1,5 @@
-"""``openwebli demo``: sample site → corpus → mixture → PaLI training → evaluation on the
-mixture's validation split → one prediction.
+"""``openwebli demo``: sample site → corpus → mixture → PaLI training → one prediction →
+evaluation on the mixture's validation split.
 
 Every step writes a self-describing folder under the workdir and is skipped on a rerun once
 complete (``--force`` redoes them).
@@ -94,18 +94,18 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     _banner("4/6 PaLI training (frozen ViT from the scorer, T5-style encoder-decoder)")
     result = train(get_config("demo"), mixture, train_dir,
                    scorer_checkpoint=scorer_spec.split(":", 1)[1])
-    _banner("5/6 evaluation (openwebli eval: each task's validation split, its own metric)")
+    _banner("5/6 prediction")
     predictor = load(train_dir)
-    evaluation = evaluate_folder(predictor, mixture, "validation",
-                                 predictions_dir=eval_dir)
-    for task, m in evaluation.items():
-        print(f"  {task:<18}{m['metric']:<14}{m['value']:8.4f}  ({m['examples']} questions)")
-    _banner("6/6 prediction")
     pairs = read_records(corpus, CorpusPair)
     labelled = [p for p in pairs if p.lang != "und"] or pairs
     pair = max(labelled, key=lambda p: p.score)  # the best pair the captioning task used
     prompt = task_prompt("captioning", spec.style, lang=pair.lang)
     prediction = predictor.predict(pair.image_bytes, prompt)
+    print(f"{pair.image_url} [{prompt}]: {prediction!r}")
+    _banner("6/6 evaluation (openwebli eval: each task's validation split, its own metric)")
+    evaluation = evaluate_folder(predictor, mixture, "validation", predictions_dir=eval_dir)
+    for task, m in evaluation.items():
+        print(f"  {task:<18}{m['metric']:<14}{m['value']:8.4f}  ({m['examples']} questions)")
     _banner("summary")
     print(format_funnel(stats))
     dedup = stats["stages"]["dedup"]
@@ -115,8 +115,8 @@ def run_demo(workdir: str, beam_args: list[str], force: bool = False) -> dict:
     print(f"score threshold of the top-10% cut: {stats['score_threshold']:.4f}")
     print(f"training loss: first {result['first_loss']:.3f} → last {result['last_loss']:.3f} "
           f"over {result['steps']} steps")
-    print("validation metrics:", {t: f"{m['metric']} {m['value']:.3f}" for t, m in evaluation.items()})
     print(f"prediction for {pair.image_url} [{prompt}]: {prediction!r}  (alt text: {pair.alt_text!r})")
+    print("validation metrics:", {t: f"{m['metric']} {m['value']:.3f}" for t, m in evaluation.items()})
     print(f"demo finished in {time.time() - start:.0f} s; outputs in {workdir}")
     print("mixture examples per task:", {t: sum(c.values()) for t, c in mix_stats["shards"].items()})
     return {"stats": stats, "mixture": mix_stats, "storage": report, "train": result,
