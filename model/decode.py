@@ -14,7 +14,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from model.configs import DecodeConfig
 from model.pali import PaLI
@@ -135,11 +134,11 @@ def generate(model: PaLI, params, images, prefix, config: DecodeConfig):
     """Decode a batch: → (tokens (B, max_len), PAD after EOS; their summed log-probability)."""
     max_len = min(config.max_len, model.config.max_target_len)
     encoded, mask = model.apply({"params": params}, images, prefix, method=PaLI.encode)
-    if config.method == "beam":
+    if config.method == "beam":  # each example's rows repeated, one per beam
         encoded, mask = (jnp.repeat(x, config.beam, axis=0) for x in (encoded, mask))
-        step, first = cached_step(model, params, encoded, mask, max_len)
-        return _beam_loop(first, step, config.beam, max_len, config.length_penalty)
     step, first = cached_step(model, params, encoded, mask, max_len)
+    if config.method == "beam":
+        return _beam_loop(first, step, config.beam, max_len, config.length_penalty)
     choose = (_argmax if config.method == "greedy"
               else _top_k_sampler(config.temperature, config.top_k))
     return _sample_loop(first, step, choose, max_len, jax.random.PRNGKey(config.seed))
@@ -173,6 +172,3 @@ def sequence_logprob(model: PaLI, params, images, prefix, tokens):
     logp = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], -1)[..., 0]
     return (logp * (tokens != PAD_ID)).sum(-1)
 
-
-def as_numpy(tokens) -> list[list[int]]:
-    return np.asarray(tokens).tolist()

@@ -19,6 +19,7 @@ import math
 import re
 
 from pipelines.annotate.eval_ocr import edit_distance
+from pipelines.mixture.tasks.objects import LOC_BINS  # as the detection task writes them
 
 # --- captioning ---------------------------------------------------------------------------
 
@@ -168,7 +169,6 @@ def exact(predictions: dict, references: dict) -> dict:
 
 # --- detection ----------------------------------------------------------------------------
 
-LOC_BINS = 1024  # as pipelines/mixture/tasks/objects.py writes them
 _DETECTION = re.compile(r"((?:<loc\d{4}>){4})\s*([^;<]*)")
 IOU_THRESHOLD = 0.5
 

@@ -19,8 +19,8 @@ from model.metrics import parse_boxes
 from model.pali import PaLI
 from model.tokenizer import MODEL_FILE, Tokenizer
 from model.train import create_state
+from pipelines.dedup.near import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 
 
 class Predictor:

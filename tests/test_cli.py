@@ -47,7 +47,7 @@ def test_beam_flags_only_where_beam_runs(capsys):
 def test_predict_on_a_folder_without_images(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("no images here")
     assert main(["predict", "--checkpoint", "/nonexistent", "--image", str(tmp_path)]) == 2
-    assert f"no images (.jpg, .jpeg, .png, .webp, .bmp, .gif) in {tmp_path}" in (
+    assert f"no images (.jpg, .jpeg, .png, .webp, .gif, .bmp) in {tmp_path}" in (
         capsys.readouterr().err)
 
 
