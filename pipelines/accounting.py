@@ -10,7 +10,7 @@ import apache_beam as beam
 from pipelines.corpus_io import write_json
 
 STAGE_ORDER = ("archive", "crawl", "urllist", "extract", "in_archive", "archived", "fetch",
-               "dedup", "annotate", "score")
+               "dedup", "annotate", "safety", "score")
 
 
 def count_stage(stage: str, seen, kept, rejected, seen_is_count: bool = False):
@@ -75,6 +75,8 @@ def format_funnel(stats: dict) -> str:
         mark = "" if e["balanced"] else "  (UNBALANCED)"
         lines.append(f"{stage:<10}{e['seen']:>8}{e['kept']:>8}"
                      f"{sum(e['rejected'].values()):>10}  {reasons}{mark}")
+    if stats.get("safety_actions"):
+        lines.append("safety: " + ", ".join(f"{k}={v}" for k, v in stats["safety_actions"].items()))
     if "ocr_skipped_by_text_gate" in stats:
         lines.append(f"OCR not run (no text seen by the text gate): "
                      f"{stats['ocr_skipped_by_text_gate']} of "

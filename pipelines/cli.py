@@ -24,10 +24,23 @@ def _corpus_config(args):
     images = _image_config(args)
     return CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
                         keep_fraction=args.keep_fraction, images=images,
+                        safety=_safety_config(args),
                         crawl=_crawl_config(args, images),
                         near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
                         ocr=OcrConfig(backend=args.ocr_backend),
                         text_gate=GateConfig(enabled=GATE_CHOICES[args.text_gate]))
+
+
+def _safety_config(args):
+    from pipelines.safety.checks import Lists, SafetyConfig
+
+    config = SafetyConfig(block_hashes=tuple(args.block_hashes or ()),
+                          phash_distance=args.phash_distance, opt_out=tuple(args.opt_out or ()),
+                          unsafe_terms=tuple(args.unsafe_terms or ()),
+                          default_terms=not args.no_default_terms, pii=args.pii,
+                          faces=args.faces)
+    Lists.load(config)  # a missing or malformed list fails here, before any worker starts
+    return config
 
 
 def _crawl_config(args, images):
@@ -43,10 +56,19 @@ def _image_config(args):
 
     fetch = FetchConfig(user_agent=args.user_agent, host_interval=args.host_interval,
                         max_per_host=args.max_per_host,
-                        allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else ())
+                        allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else (),
+                        opt_out=tuple(args.opt_out or ()))
     rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
-    return ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
-                            decode_threads=args.decode_threads)
+    config = ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
+                              decode_threads=args.decode_threads,
+                              block_hashes=tuple(args.block_hashes or ()),
+                              phash_distance=args.phash_distance)
+    from pipelines.fetch.images import load_block_hashes
+    from pipelines.http import load_opt_out
+
+    load_block_hashes(config)  # a missing or malformed list fails here, not in a worker
+    load_opt_out(fetch.opt_out)
+    return config
 
 
 def _inputs(args):
@@ -114,6 +136,17 @@ def _a_file(path: str, flag: str) -> str:
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path} is a folder; give a file")
     return path
+
+
+def cmd_filter(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.accounting import format_funnel
+    from pipelines.safety.job import run_filter_job
+
+    stats = run_filter_job(args.input, args.output, _safety_config(args),
+                           PipelineOptions(beam_args), force=args.force)
+    print(format_funnel(stats))
 
 
 def cmd_mixture(args, beam_args):
@@ -264,6 +297,7 @@ def _add_input_args(p, output_help: str):
 
 def _add_corpus_args(p):
     _add_input_args(p, "corpus folder to write")
+    _add_safety_args(p)
     p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
     p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
     from pipelines.annotate.ocr import BACKENDS
@@ -293,6 +327,37 @@ def _add_image_args(p):
                    help="requests in flight to one host at once, per worker (0: no limit)")
     p.add_argument("--allow-private-networks", action="store_true",
                    help="let the fetcher reach loopback/private addresses (tests, demo)")
+    _add_list_args(p)
+
+
+def _add_list_args(p):
+    """Hash lists and opt-out lists: checked by every stage that fetches or keeps images."""
+    from quality_filters.safety import DEFAULT_PHASH_DISTANCE
+
+    p.add_argument("--block-hashes", nargs="+", metavar="FILE",
+                   help="hash lists, one sha256:<hex>, md5:<hex> or phash:<hex> a line: "
+                        "matching images are rejected (blocklisted_hash) and never written")
+    p.add_argument("--phash-distance", type=int, default=DEFAULT_PHASH_DISTANCE,
+                   help="bits within which a phash: entry matches")
+    p.add_argument("--opt-out", nargs="+", metavar="FILE",
+                   help="opt-out lists, one domain or http(s) URL prefix a line: never "
+                        "requested, never kept")
+
+
+def _add_safety_args(p):
+    """The safety stage's text and image checks (build, filter)."""
+    from quality_filters.faces import FACE_MODES
+    from quality_filters.pii import PII_MODES
+
+    p.add_argument("--unsafe-terms", nargs="+", metavar="FILE",
+                   help="more unsafe words and phrases, one a line (beside the shipped lists)")
+    p.add_argument("--no-default-terms", action="store_true",
+                   help="do not use the shipped unsafe-term lists")
+    p.add_argument("--pii", choices=PII_MODES, default="redact",
+                   help="e-mail addresses, phone, card and IBAN numbers, IP addresses in the "
+                        "texts: redact (the default), drop the pair, or keep")
+    p.add_argument("--faces", choices=FACE_MODES, default="blur",
+                   help="faces in the images: blur (the default), drop the pair, or keep")
 
 
 def _add_decoding_args(p):
@@ -322,6 +387,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="all corpus stages fused into one Beam job")
     _add_corpus_args(p)
     p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("filter", help="a corpus folder through the safety stage alone: hash "
+                                      "lists, opt-outs, unsafe text, personal data, faces")
+    p.add_argument("--input", required=True, help="corpus folder (openwebli build)")
+    p.add_argument("--output", required=True, help="folder to write")
+    _add_list_args(p)
+    _add_safety_args(p)
+    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+    p.set_defaults(fn=cmd_filter)
     p = sub.add_parser("crawl", help="seeds, web archives, URL lists → candidates to fetch and "
                                      "images taken from the archives (Beam job)")
     _add_input_args(p, "folder to write (for `openwebli fetch --candidates`)")
@@ -449,7 +522,7 @@ def setup_logging() -> None:
 def main(argv=None):
     setup_logging()
     args, beam_args = parser().parse_known_args(argv)
-    if beam_args and args.command not in ("build", "crawl", "fetch", "mixture", "demo"):
+    if beam_args and args.command not in ("build", "crawl", "fetch", "filter", "mixture", "demo"):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         args.fn(args, beam_args)

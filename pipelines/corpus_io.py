@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import os
@@ -74,6 +75,14 @@ class WriteRejects(WriteRecords):
 
     def __init__(self, folder: str):
         super().__init__(FileSystems.join(folder, "rejects"), Rejection)
+
+
+def read_parquet_records(p, label: str, patterns: list[str], record_cls):
+    """Records of type ``record_cls`` from the Parquet files matching ``patterns`` (a Beam read:
+    any filesystem, split over the workers)."""
+    return (p | f"{label}Files" >> beam.Create(patterns)
+            | f"Read{label}" >> beam.io.ReadAllFromParquet()
+            | f"To{label}" >> beam.Map(functools.partial(from_row, record_cls)))
 
 
 def read_records(folder: str, record_cls) -> list:

@@ -1,6 +1,7 @@
 """The corpus job: every corpus stage fused into one Beam pipeline (``openwebli build``).
 
-seed URLs → crawl and/or web archives → pages → extract → fetch → dedup → annotate (OCR, language ID) → score (global
+seed URLs → crawl and/or web archives → pages → extract → fetch → dedup → annotate (OCR,
+language ID) → safety (hash lists, opt-outs, unsafe text, personal data, faces) → score (global
 top-k%) → corpus folder. Each stage's rejections go to ``rejects/`` and its counts to
 ``stats.json``. Reading the inputs and extracting candidates is the crawl job's code
 (``pipelines/crawl_job.py``).
@@ -26,6 +27,8 @@ from pipelines.dedup.transforms import ExactDedup
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
+from pipelines.safety.checks import SafetyConfig
+from pipelines.safety.transforms import Safety
 from pipelines.score.transforms import Score
 from schemas import CorpusPair, PageText
 
@@ -40,6 +43,7 @@ class CorpusConfig:
     text_gate: GateConfig = GateConfig()
     langid: LangIdConfig = LangIdConfig()
     near_dedup: NearDedupConfig = NearDedupConfig()
+    safety: SafetyConfig = SafetyConfig()
     num_shards: int = 0  # 0 → the runner decides
 
     def allowing_networks(self, networks: tuple[str, ...] = PRIVATE_NETWORKS) -> "CorpusConfig":
@@ -68,12 +72,13 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         dup_rejects = (exact_rejects, near_rejects) | "DedupRejects" >> beam.Flatten()
     pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid,
                                                                  config.text_gate)
-    kept, score_rejects, threshold = pairs | "Score" >> Score(
+    safe, safety_rejects, safety_actions = pairs | "Safety" >> Safety(config.safety)
+    kept, score_rejects, threshold = safe | "Score" >> Score(
         config.scorer_spec, config.keep_fraction)
 
     kept | "WriteCorpus" >> WriteRecords(output, CorpusPair, config.num_shards)
     rejects = (page_rejects, extract_rejects, fetch_rejects, dup_rejects, annotate_rejects,
-               score_rejects) | "AllRejects" >> beam.Flatten()
+               safety_rejects, score_rejects) | "AllRejects" >> beam.Flatten()
     rejects | "WriteRejects" >> WriteRejects(output)
     counts = (
         *input_counts,
@@ -81,12 +86,14 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
         count_stage("fetch", candidates, images, fetch_rejects),
         count_stage("dedup", images, unique, dup_rejects),
         count_stage("annotate", unique, pairs, annotate_rejects),
-        count_stage("score", pairs, kept, score_rejects),
+        count_stage("safety", pairs, safe, safety_rejects),
+        count_stage("score", safe, kept, score_rejects),
     ) | "AllCounts" >> beam.Flatten()
     not_read = (pairs | "NotRead" >> beam.Filter(lambda pair: not pair.ocr_ran)
                 | "CountNotRead" >> beam.combiners.Count.Globally())
     counts | "Stats" >> WriteStats(output, {"score_threshold": threshold,
-                                            "ocr_skipped_by_text_gate": not_read})
+                                            "ocr_skipped_by_text_gate": not_read,
+                                            "safety_actions": safety_actions})
 
 
 def run_corpus_job(inputs: CorpusInputs, output: str, config: CorpusConfig,

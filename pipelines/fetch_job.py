@@ -11,26 +11,18 @@ The folder holds ``part-*.parquet`` ImageRecords, ``rejects/``, ``stats.json`` a
 from __future__ import annotations
 
 import dataclasses
-import functools
-
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
-from pipelines.corpus_io import WriteRecords, WriteRejects, check_not_inside, run_to_folder
+from pipelines.corpus_io import (WriteRecords, WriteRejects, check_not_inside,
+                                 read_parquet_records, run_to_folder)
 from pipelines.crawl.transforms import match_files
 from pipelines.crawl_job import ARCHIVED, check_crawl_folder, read_url_lists
 from pipelines.fetch.images import ImageFetchConfig
 from pipelines.fetch.transforms import FetchImages
-from schemas import Candidate, ImageRecord, from_row
-
-
-def _read_folders(p, label: str, patterns: list[str], record_cls):
-    """Records of type ``record_cls`` from the Parquet files matching ``patterns``."""
-    return (p | f"{label}Files" >> beam.Create(patterns)
-            | f"Read{label}" >> beam.io.ReadAllFromParquet()
-            | f"To{label}" >> beam.Map(functools.partial(from_row, record_cls)))
+from schemas import Candidate, ImageRecord
 
 
 def _inputs(p, url_lists: tuple[str, ...], candidate_folders: tuple[str, ...]):
@@ -42,10 +34,10 @@ def _inputs(p, url_lists: tuple[str, ...], candidate_folders: tuple[str, ...]):
         rejects.append(list_rejects)
         counts.append(list_counts)
     if candidate_folders:
-        candidates.append(_read_folders(
+        candidates.append(read_parquet_records(
             p, "Candidates", [FileSystems.join(f, "part-*.parquet") for f in candidate_folders],
             Candidate))
-        archived = _read_folders(
+        archived = read_parquet_records(
             p, "Archived", [FileSystems.join(f, ARCHIVED, "part-*.parquet")
                             for f in candidate_folders], ImageRecord)
         # Passed on as they are: nothing is rejected, the row says how many there were.

@@ -31,6 +31,8 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from quality_filters.safety import OptOutList
+
 PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                     "fc00::/7")
 DEFAULT_USER_AGENT = "OpenWebLI/0.1 (+https://github.com/openwebli; research crawler)"
@@ -66,6 +68,9 @@ class FetchConfig:
     max_retry_after: float = 30.0  # a longer Retry-After is not waited for
     host_interval: float = 0.0  # least seconds between two requests to one host (per worker)
     max_per_host: int = 8  # requests in flight to one host at once (per worker)
+    # Opt-out list files (quality_filters.safety.OptOutList: domains and URL prefixes): no
+    # request, redirects and robots.txt included, ever goes to a URL they list.
+    opt_out: tuple[str, ...] = ()
 
 
 def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> str:
@@ -182,6 +187,18 @@ class HostPacer:
             self.clock.sleep(start - now)
 
 
+def read_text(path: str) -> str:
+    """A UTF-8 file's text, local or on any Beam filesystem (gs://, s3://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as f:
+        return f.read().decode("utf-8")
+
+
+def load_opt_out(paths: tuple[str, ...]) -> OptOutList:
+    return OptOutList.from_files(paths, read=read_text)
+
+
 class Fetcher:
     """One per worker; holds a connection pool. ``get`` raises FetchError on any failure.
 
@@ -204,6 +221,7 @@ class Fetcher:
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
         self.pool.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
         self.pacer = HostPacer(config.host_interval, config.max_per_host, clock)
+        self.opt_out = load_opt_out(config.opt_out)
         self._addresses: dict[tuple, tuple[str, float]] = {}  # host → (address, when)
 
     def _address(self, url: str) -> str:
@@ -238,8 +256,15 @@ class Fetcher:
             self.clock.sleep(self.config.backoff_seconds * 2 ** attempt if wait is None else wait)
         raise AssertionError("unreachable")
 
+    def opted_out(self, url: str) -> str:
+        """The opt-out entry that lists ``url``, or "" (then it may be requested)."""
+        return self.opt_out.match(url) if self.opt_out else ""
+
     def _get_once(self, url: str) -> Response:
         for _ in range(self.config.max_redirects + 1):
+            entry = self.opted_out(url)
+            if entry:
+                raise FetchError("opted_out", entry)
             _pinned.address = self._address(url)
             with self.pacer.slot(url):
                 self.pacer.wait(url)

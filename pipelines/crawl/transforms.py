@@ -13,6 +13,7 @@ from pipelines.crawl.extract import candidates_from_page, parse, parse_page
 from pipelines.crawl.robots import RobotsCache
 from pipelines.crawl.urllist import read_url_list
 from pipelines.http import FetchConfig, Fetcher, FetchError
+from quality_filters.robots import tdm_reserved
 from schemas import Page, PageText, Rejection
 
 # WHATWG encoding labels decode with a superset codec, as browsers do.
@@ -65,6 +66,9 @@ class FetchPageFn(beam.DoFn):
                                     detail=detail))
 
     def _fetch(self, url: str, depth: int):
+        entry = self.fetcher.opted_out(url)
+        if entry:  # before robots.txt: nothing at all is requested from a listed site
+            return "opted_out", entry, None
         if not self.robots.allowed(url):
             return "robots_disallowed", "", None
         try:
@@ -73,6 +77,8 @@ class FetchPageFn(beam.DoFn):
             return e.reason, e.detail, None
         if resp.status != 200:
             return f"http_{resp.status}", "", None
+        if tdm_reserved(resp.headers):
+            return "tdm_reservation", resp.headers.get("tdm-reservation", ""), None
         ctype = resp.headers.get("content-type", "")
         if "html" not in ctype.lower():
             return "not_html", ctype, None

@@ -10,8 +10,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines.beam_util import REJECTED, par_do_with_rejects, routed, usable_cores
 from pipelines.crawl.robots import RobotsCache
-from pipelines.fetch.images import ImageFetchConfig, fetch_response, image_from_response
-from pipelines.http import Fetcher
+from pipelines.fetch.images import (ImageFetchConfig, fetch_response, image_from_response,
+                                    load_block_hashes)
+from pipelines.http import Fetcher, load_opt_out
 from schemas import Rejection
 
 
@@ -39,6 +40,7 @@ class FetchImagesFn(beam.DoFn):
     def setup(self):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
+        self.blocked = load_block_hashes(self.config)
         # Threads only: OpenCV, imagecodecs and Pillow release the GIL while they decode,
         # resize and encode; a pool of decode processes beside the threads measured no faster
         # than a worker process per core (docs/benchmarks.md) and was removed.
@@ -72,7 +74,7 @@ class FetchImagesFn(beam.DoFn):
             if not isinstance(result, Rejection):
                 result = self.decoders.submit(
                     image_from_response, candidate, result.status, result.headers, result.body,
-                    self.config.rules).result()
+                    self.config.rules, self.blocked).result()
         except Exception as e:  # a bug, not bad input: fail the bundle (the runner retries)
             result = e
         self.done.put((result, timestamp, window))
@@ -115,13 +117,21 @@ class _FromArchiveFn(beam.DoFn):
     def __init__(self, config: ImageFetchConfig, fetch_missing: bool):
         self.config, self.fetch_missing = config, fetch_missing
 
+    def setup(self):
+        self.blocked = load_block_hashes(self.config)
+        self.opt_out = load_opt_out(self.config.fetch.opt_out)
+
     def process(self, item):
         _, group = item
         responses = list(group["responses"])
         for candidate in group["candidates"]:
-            if responses:
+            entry = self.opt_out.match(candidate.image_url) or self.opt_out.match(
+                candidate.page_url)
+            if entry:  # an archived copy is not a request, but its owner opted out all the same
+                result = Rejection.of(candidate, "fetch", "opted_out", entry)
+            elif responses:
                 result = image_from_response(candidate, responses[0].status, responses[0].headers,
-                                             responses[0].body, self.config.rules)
+                                             responses[0].body, self.config.rules, self.blocked)
             elif self.fetch_missing:
                 yield beam.pvalue.TaggedOutput(TO_FETCH, candidate)
                 continue

@@ -1,0 +1,1 @@
+"""The safety stage: hash lists, opt-outs, unsafe text, personal data and faces."""
