@@ -21,7 +21,7 @@ def corpus(direct_corpus):
 def test_every_stage_accounts_for_what_it_saw(corpus, small_site):
     _, stats = corpus
     stages = stats["stages"]
-    assert list(stages) == ["crawl", "extract", "fetch", "dedup", "annotate", "score"]
+    assert list(stages) == ["crawl", "extract", "fetch", "dedup", "annotate", "safety", "score"]
     assert all(s["balanced"] for s in stages.values()), stages
     for upstream, downstream in zip(list(stages)[2:], list(stages)[3:]):
         assert stages[upstream]["kept"] == stages[downstream]["seen"]
@@ -46,6 +46,7 @@ def test_rejection_reasons(corpus, small_site):
     assert rejected["dedup"] == {"duplicate_sha256": 1, "near_duplicate": 1,
                                  "eval_near_duplicate": 1}
     assert rejected["annotate"] == {}
+    assert rejected["safety"] == {}  # generated shapes and signs: nothing unsafe, no faces
 
 
 def test_text_gate_counted(corpus, small_site):

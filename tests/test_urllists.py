@@ -80,7 +80,7 @@ def test_corpus_job_from_a_url_list_fetches_over_loopback(site_url, tmp_path):
     stats = run_corpus_job(CorpusInputs(url_lists=(str(tsv),)), str(tmp_path / "out"),
                            corpus_config())
     stages = stats["stages"]
-    assert list(stages) == ["urllist", "extract", "fetch", "dedup", "annotate", "score"]
+    assert list(stages) == ["urllist", "extract", "fetch", "dedup", "annotate", "safety", "score"]
     assert stages["urllist"] == {"seen": 4, "kept": 3, "rejected": {"no_alt_text": 1},
                                  "balanced": True}
     assert stages["fetch"]["seen"] == 3 and stages["fetch"]["rejected"] == {"http_404": 1}
