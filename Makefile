@@ -65,6 +65,7 @@ bench: models ## run the benchmarks (installs nginx-light); results in benchmark
 	$(PY) -m benchmarks.train_bench
 	$(PY) -m benchmarks.decode_bench
 	$(PY) -m benchmarks.learn_bench
+	$(PY) -m benchmarks.safety_bench
 
 clean: ## remove the venv, caches and runs
 	rm -rf $(VENV) $(CACHE) runs
