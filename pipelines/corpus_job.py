@@ -91,7 +91,11 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     ) | "AllCounts" >> beam.Flatten()
     not_read = (pairs | "NotRead" >> beam.Filter(lambda pair: not pair.ocr_ran)
                 | "CountNotRead" >> beam.combiners.Count.Globally())
+    text_sources = (kept | "TextSource" >> beam.Map(lambda pair: pair.text_source)
+                    | "CountTextSources" >> beam.combiners.Count.PerElement()
+                    | "TextSources" >> beam.combiners.ToDict())
     counts | "Stats" >> WriteStats(output, {"score_threshold": threshold,
+                                            "text_sources": text_sources,
                                             "ocr_skipped_by_text_gate": not_read,
                                             "safety_actions": safety_actions})
 

@@ -65,6 +65,10 @@ class Candidate:
     context_text: str = ""
     page_title: str = ""
     page_lang: str = ""  # declared by <html lang>, "" when absent
+    # Where alt_text came from: "alt" (the attribute), "caption" (the image's <figcaption> or
+    # thumbnail caption, when the alt is empty) or "title" (the title attribute); URL lists'
+    # captions are "alt". Defaulted so corpora written before it still read.
+    text_source: str = "alt"
 
 
 @dataclasses.dataclass(**_RECORD)

@@ -49,6 +49,12 @@ def test_rejection_reasons(corpus, small_site):
     assert rejected["safety"] == {}  # generated shapes and signs: nothing unsafe, no faces
 
 
+def test_kept_pairs_counted_by_text_source(corpus):
+    _, stats = corpus
+    # The site's images all have an alt (the alt-less one has no caption either).
+    assert stats["text_sources"] == {"alt": stats["stages"]["score"]["kept"]}
+
+
 def test_text_gate_counted(corpus, small_site):
     _, stats = corpus
     _, counts, _ = small_site

@@ -101,3 +101,48 @@ def test_an_image_url_is_taken_once_per_page():
     assert out == ["no_alt_text", ("http://site.test/logo.png", "The shop's logo"),
                    ("http://site.test/p.jpg", "a red kettle"), "duplicate_on_page",
                    "duplicate_on_page"]
+
+
+def _encyclopaedia_page(captions: list[str]) -> str:
+    """A MediaWiki-style article: thumbnails with an empty alt and a real caption, the way
+    encyclopaedia pages mark them up, then a gallery of the same kind."""
+    thumbs = "".join(
+        f'<div class="thumb tright"><div class="thumbinner"><a href="/wiki/File:{i}.jpg" '
+        f'class="image"><img alt="" src="/upload/thumb/{i}.jpg" width="220"></a>'
+        f'<div class="thumbcaption"><div class="magnify"><a href="/wiki/File:{i}.jpg"></a>'
+        f'</div>{c}</div></div></div><p>Paragraph {i} of the article.</p>'
+        for i, c in enumerate(captions[:-1]))
+    gallery = (f'<ul class="gallery"><li class="gallerybox"><div class="thumb"><img alt="" '
+               f'src="/upload/gallery.jpg"></div><div class="gallerytext"><p>{captions[-1]}'
+               f'</p></div></li></ul>')
+    return f"<html><head><title>Lighthouse</title></head><body><h1>Lighthouse</h1>{thumbs}{gallery}</body></html>"
+
+
+def test_captioned_thumbnails_with_an_empty_alt_are_pairs_with_their_caption():
+    captions = ["The lighthouse at dusk, seen from the harbour wall",
+                "Its Fresnel lens, installed in 1854",
+                "Keepers' cottages beside the tower",
+                "The lighthouse in a winter storm"]
+    page = Page(url="https://wiki.test/wiki/Lighthouse", depth=0,
+                html=_encyclopaedia_page(captions))
+    out = list(candidates_from_page(page, parse_page(page.html, page.url)))
+    assert all(isinstance(c, Candidate) for c in out)
+    assert [(c.alt_text, c.text_source) for c in out] == [(t, "caption") for t in captions]
+    assert [c.image_url.rsplit("/", 1)[1] for c in out] == ["0.jpg", "1.jpg", "2.jpg",
+                                                          "gallery.jpg"]
+    assert all(c.context_text == "" for c in out)  # the caption is the text, not repeated
+
+
+def test_text_source_prefers_alt_then_caption_then_title():
+    html = ('<body><figure><img src="/a.jpg" alt="a red kite in flight" title="Kite">'
+            '<figcaption>Red kite over the valley</figcaption></figure>'
+            '<figure><img src="/b.jpg" alt="" title="Kite"><figcaption>Red kite nesting'
+            '</figcaption></figure><p><img src="/c.jpg" title="A heron by the river"></p>'
+            '<p><img src="/d.jpg" alt=""></p></body>')
+    page = Page(url="https://birds.test/", depth=0, html=html)
+    out = list(candidates_from_page(page, parse_page(html, page.url)))
+    assert [(o.alt_text, o.text_source, o.context_text) for o in out[:3]] == [
+        ("a red kite in flight", "alt", "Red kite over the valley"),
+        ("Red kite nesting", "caption", ""),
+        ("A heron by the river", "title", "")]
+    assert isinstance(out[3], Rejection) and out[3].reason == "no_alt_text"

@@ -19,8 +19,9 @@ _SKIP_EXTENSIONS = (".svg", ".svgz")
 class ImageRef:
     src: str  # absolute URL, or "" when the tag had no usable source
     raw_src: str
-    alt: str
+    alt: str  # the pair's text: the alt attribute, else a caption, else the title attribute
     context: str
+    text_source: str = "alt"  # where ``alt`` came from: "alt", "caption" or "title"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +48,33 @@ def _largest_srcset(srcset: str) -> str:
     return best
 
 
+# Captions that belong to one image: HTML's <figure>/<figcaption>, and MediaWiki's thumbnails
+# and galleries (<div class="thumb"> … <div class="thumbcaption">, <li class="gallerybox"> …
+# <div class="gallerytext">), which encyclopaedia pages use with an empty alt.
+_CAPTION_BOXES = {"figure": "figcaption", "thumb": ".thumbcaption", "gallerybox": ".gallerytext"}
+_CAPTION_DEPTH = 5  # ancestors searched for the image's own caption box
+
+
+def _caption(node) -> str:
+    """The caption of the figure or thumbnail box the image is in, or ""."""
+    box = node.parent
+    for _ in range(_CAPTION_DEPTH):
+        if box is None or box.tag == "body":
+            return ""
+        classes = set((box.attributes.get("class") or "").split())
+        for kind, selector in _CAPTION_BOXES.items():
+            caption = box.css_first(selector) if box.tag == kind or kind in classes else None
+            if caption is not None:  # a box without one (a gallery's inner thumb): look on up
+                return normalize_text(caption.text(separator=" "))
+        box = box.parent
+    return ""
+
+
 def _context(node, alt: str) -> str:
     """Text near the image: its figure's caption, else its parent's text, minus the alt."""
-    figure = node
-    while figure is not None and figure.tag not in ("figure", "body"):
-        figure = figure.parent
-    if figure is not None and figure.tag == "figure":
-        caption = figure.css_first("figcaption")
-        if caption is not None:
-            return normalize_text(caption.text())[:CONTEXT_CHARS]
+    caption = _caption(node)
+    if caption:
+        return "" if caption == alt else caption[:CONTEXT_CHARS]
     parent = node.parent
     text = normalize_text(parent.text(separator=" ")) if parent is not None else ""
     return text.replace(alt, "").strip()[:CONTEXT_CHARS]
@@ -96,9 +115,12 @@ def _resolve(base: str, raw: str) -> str:
 def _image_ref(node, base: str) -> ImageRef:
     attrs = node.attributes
     raw = _raw_source(attrs)
-    alt = normalize_text(attrs.get("alt") or attrs.get("title") or "")
+    alt, source = normalize_text(attrs.get("alt") or ""), "alt"
+    if not alt:
+        caption, title = _caption(node), normalize_text(attrs.get("title") or "")
+        alt, source = (caption, "caption") if caption else (title, "title")
     return ImageRef(src=_resolve(base, raw), raw_src=raw[:200], alt=alt,
-                    context=_context(node, alt))
+                    context=_context(node, alt), text_source=source if alt else "alt")
 
 
 def parse_page(html: str, page_url: str) -> ParsedPage:
@@ -141,9 +163,10 @@ def parse_wat(metadata: dict, page_url: str) -> ParsedPage:
             if url.startswith(("http://", "https://")):
                 links.append(url)
         elif path == "IMG@/src":
-            alt = normalize_text(link.get("alt") or link.get("title") or "")
-            images.append(ImageRef(src=_resolve(base, raw), raw_src=raw[:200], alt=alt,
-                                   context=""))
+            alt = normalize_text(link.get("alt") or "")
+            title = "" if alt else normalize_text(link.get("title") or "")
+            images.append(ImageRef(src=_resolve(base, raw), raw_src=raw[:200], alt=alt or title,
+                                   context="", text_source="title" if title else "alt"))
     return ParsedPage(title=normalize_text(head.get("Title", "")), lang="",
                       meta_robots=", ".join(robots), links=links, images=images)
 
@@ -173,7 +196,7 @@ def candidates_from_page(page: Page, parsed: ParsedPage):
         taken.add(ref.src)
         yield Candidate(pair_id=pid, page_url=page.url, image_url=ref.src, alt_text=ref.alt,
                         context_text=ref.context, page_title=parsed.title,
-                        page_lang=parsed.lang)
+                        page_lang=parsed.lang, text_source=ref.text_source)
 
 
 def _reject_reason(ref: ImageRef, noai: bool) -> tuple[str, str]:
