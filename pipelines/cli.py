@@ -38,9 +38,26 @@ def _safety_config(args):
                           phash_distance=args.phash_distance, opt_out=tuple(args.opt_out or ()),
                           unsafe_terms=tuple(args.unsafe_terms or ()),
                           default_terms=not args.no_default_terms, pii=args.pii,
-                          faces=args.faces)
+                          faces=args.faces, nsfw=_nsfw_config(args))
     Lists.load(config)  # a missing or malformed list fails here, before any worker starts
     return config
+
+
+def _nsfw_config(args):
+    from pipelines.safety.nsfw import NsfwConfig, read_prompts
+
+    if not args.nsfw:
+        return NsfwConfig()
+    if args.nsfw.startswith("onnx:") and not os.path.isfile(args.nsfw[5:]):
+        raise FileNotFoundError(f"--nsfw {args.nsfw}: no such ONNX file")
+    prompts = {}
+    if args.nsfw_prompts:
+        unsafe, safe = read_prompts(args.nsfw_prompts)
+        prompts = {"unsafe_prompts": unsafe, "safe_prompts": safe}
+    floats = lambda text: tuple(float(v) for v in text.split(","))
+    return NsfwConfig(model=args.nsfw, threshold=args.nsfw_threshold,
+                      classes=tuple(int(v) for v in args.nsfw_classes.split(",")),
+                      mean=floats(args.nsfw_mean), std=floats(args.nsfw_std), **prompts)
 
 
 def _crawl_config(args, images):
@@ -358,6 +375,17 @@ def _add_safety_args(p):
                         "texts: redact (the default), drop the pair, or keep")
     p.add_argument("--faces", choices=FACE_MODES, default="blur",
                    help="faces in the images: blur (the default), drop the pair, or keep")
+    p.add_argument("--nsfw", metavar="SPEC",
+                   help="an NSFW image classifier: onnx:PATH or clip:MODEL[:CHECKPOINT] "
+                        "(open_clip zero-shot); none by default")
+    p.add_argument("--nsfw-threshold", type=float, default=0.5,
+                   help="unsafe probability at or above which a pair is dropped (nsfw_image)")
+    p.add_argument("--nsfw-classes", default="1",
+                   help="ONNX: comma-separated indices of the unsafe output classes")
+    p.add_argument("--nsfw-mean", default="0.5,0.5,0.5", help="ONNX: input normalisation")
+    p.add_argument("--nsfw-std", default="0.5,0.5,0.5", help="ONNX: input normalisation")
+    p.add_argument("--nsfw-prompts", metavar="FILE",
+                   help="zero-shot prompts, 'unsafe: TEXT' and 'safe: TEXT' lines")
 
 
 def _add_decoding_args(p):

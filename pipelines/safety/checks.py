@@ -9,13 +9,16 @@ The checks, in order, the first failure rejecting the pair:
 4. ``pii`` (``pii="drop"``): personal data in any of those texts; with ``"redact"`` each find
    is replaced by its kind (``[EMAIL]``) and the pair kept;
 5. ``faces`` (``faces="drop"``): a face in its image; with ``"blur"`` the faces are blurred in
-   the stored image and the pair kept.
+   the stored image and the pair kept;
+6. ``nsfw_image``: where a classifier is configured (``pipelines/safety/nsfw.py``), its unsafe
+   probability at or above the threshold (run in batches by ``transforms.Safety``).
 """
 from __future__ import annotations
 
 import dataclasses
 
 from pipelines.http import load_opt_out, read_text
+from pipelines.safety.nsfw import NsfwConfig
 from quality_filters.faces import FACE_MODES, FaceConfig, blur_faces_jpeg
 from quality_filters.pii import PII_MODES, find_pii, redact
 from quality_filters.safety import DEFAULT_PHASH_DISTANCE, HashList, OptOutList, TermList
@@ -34,6 +37,7 @@ class SafetyConfig:
     pii: str = "redact"  # redact | drop | keep
     faces: str = "blur"  # blur | drop | keep
     face_detection: FaceConfig = FaceConfig()
+    nsfw: NsfwConfig = NsfwConfig()  # an image classifier, run after these checks (none by default)
 
     def __post_init__(self):
         if self.pii not in PII_MODES:
