@@ -23,7 +23,10 @@ def _corpus_config(args):
 
     images = _image_config(args)
     return CorpusConfig(scorer_spec=args.scorer or default_scorer_spec(),
-                        keep_fraction=args.keep_fraction, images=images,
+                        keep_fraction=args.keep_fraction, cut_mode=args.cut,
+                        per_language=args.per_language,
+                        min_language_share=args.min_language_share,
+                        score_kind=args.score_kind, images=images,
                         safety=_safety_config(args),
                         crawl=_crawl_config(args, images),
                         near_dedup=NearDedupConfig(eval_images=tuple(args.eval_images or ())),
@@ -145,7 +148,35 @@ def cmd_build(args, beam_args):
     stats = run_corpus_job(_inputs(args), args.output, _corpus_config(args),
                            PipelineOptions(beam_args), force=args.force)
     print(format_funnel(stats))
-    print(f"score threshold (top {args.keep_fraction:.0%}): {stats['score_threshold']:.4f}")
+    print(format_cut(stats["score_cut"]))
+
+
+def format_cut(cut: dict) -> str:
+    """The score cut's thresholds and kept pairs, per language where it cut per language."""
+    head = (f"score cut ({cut['mode']}): top {cut['keep_fraction']:.0%} "
+            f"{'of each language' if cut['per_language'] else 'of the corpus'}")
+    if cut.get("min_language_share"):
+        head += f", and at least the top {cut['min_language_share']:.0%} of each language"
+    lines = [head + ", thresholds " + ", ".join(
+        f"{g} {t:.4f}" for g, t in cut["thresholds"].items())]
+    for lang, seen in cut["seen_per_language"].items():
+        lines.append(f"  {lang:<6}{cut['kept_per_language'][lang]:>8} kept of {seen}")
+    return "\n".join(lines)
+
+
+def cmd_score(args, beam_args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.accounting import format_funnel
+    from pipelines.score.cut import CutConfig
+    from pipelines.score.job import run_score_job
+    from pipelines.score.scorer_model import default_scorer_spec
+
+    cut = CutConfig(args.keep_fraction, args.cut, args.per_language, args.min_language_share)
+    stats = run_score_job(args.input, args.output, args.scorer or default_scorer_spec(), cut,
+                          args.score_kind, PipelineOptions(beam_args), force=args.force)
+    print(format_funnel(stats))
+    print(format_cut(stats["score_cut"]))
 
 
 def _a_file(path: str, flag: str) -> str:
@@ -315,8 +346,7 @@ def _add_input_args(p, output_help: str):
 def _add_corpus_args(p):
     _add_input_args(p, "corpus folder to write")
     _add_safety_args(p)
-    p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
-    p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
+    _add_score_args(p)
     from pipelines.annotate.ocr import BACKENDS
 
     p.add_argument("--ocr-backend", default="easyocr", choices=sorted(BACKENDS))
@@ -325,6 +355,24 @@ def _add_corpus_args(p):
                         "default) gates EasyOCR and Tesseract, not RapidOCR")
     p.add_argument("--eval-images", nargs="+",
                    help="folders/files of evaluation images: near-duplicates are removed")
+
+
+def _add_score_args(p):
+    from pipelines.score.cut import CUT_MODES
+    from pipelines.score.scorer_model import SCORE_KINDS
+
+    p.add_argument("--scorer", help="MODEL[:CHECKPOINT] for open_clip (default: the project's)")
+    p.add_argument("--score-kind", choices=SCORE_KINDS, default="auto",
+                   help="the sigmoid logit (SigLIP models: auto when the model has a "
+                        "logit_bias) or the cosine (CLIP)")
+    p.add_argument("--keep-fraction", type=float, default=0.1, help="top fraction kept by score")
+    p.add_argument("--cut", choices=CUT_MODES, default="exact",
+                   help="exact: exactly round(fraction × pairs) kept (two passes); "
+                        "approximate: one quantile pass")
+    p.add_argument("--per-language", action="store_true",
+                   help="keep the top fraction of each language (by alt-text language)")
+    p.add_argument("--min-language-share", type=float, default=0.0,
+                   help="with the global cut, also keep each language's own top share")
 
 
 def _add_image_args(p):
@@ -423,6 +471,13 @@ def parser() -> argparse.ArgumentParser:
     _add_safety_args(p)
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
     p.set_defaults(fn=cmd_filter)
+    p = sub.add_parser("score", help="a folder of annotated pairs through the score stage "
+                                     "alone: contrastive score and the top-k% cut")
+    p.add_argument("--input", required=True, help="folder of pairs (openwebli filter, build)")
+    p.add_argument("--output", required=True, help="corpus folder to write")
+    _add_score_args(p)
+    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+    p.set_defaults(fn=cmd_score)
     p = sub.add_parser("crawl", help="seeds, web archives, URL lists → candidates to fetch and "
                                      "images taken from the archives (Beam job)")
     _add_input_args(p, "folder to write (for `openwebli fetch --candidates`)")
@@ -550,7 +605,8 @@ def setup_logging() -> None:
 def main(argv=None):
     setup_logging()
     args, beam_args = parser().parse_known_args(argv)
-    if beam_args and args.command not in ("build", "crawl", "fetch", "filter", "mixture", "demo"):
+    if beam_args and args.command not in ("build", "crawl", "fetch", "filter", "score", "mixture",
+                                                  "demo"):
         parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         args.fn(args, beam_args)

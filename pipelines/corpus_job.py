@@ -29,6 +29,7 @@ from pipelines.fetch.transforms import FetchImages, ResolveImages
 from pipelines.http import PRIVATE_NETWORKS, FetchConfig
 from pipelines.safety.checks import SafetyConfig
 from pipelines.safety.transforms import Safety
+from pipelines.score.cut import CutConfig
 from pipelines.score.transforms import Score
 from schemas import CorpusPair, PageText
 
@@ -37,6 +38,10 @@ from schemas import CorpusPair, PageText
 class CorpusConfig:
     scorer_spec: str
     keep_fraction: float = 0.1
+    cut_mode: str = "exact"  # or "approximate" (pipelines/score/cut.py)
+    per_language: bool = False
+    min_language_share: float = 0.0
+    score_kind: str = "auto"  # auto | cosine | sigmoid (pipelines/score/scorer_model.py)
     crawl: CrawlConfig = CrawlConfig()
     images: ImageFetchConfig = ImageFetchConfig()
     ocr: OcrConfig = OcrConfig()
@@ -45,6 +50,14 @@ class CorpusConfig:
     near_dedup: NearDedupConfig = NearDedupConfig()
     safety: SafetyConfig = SafetyConfig()
     num_shards: int = 0  # 0 → the runner decides
+
+    def __post_init__(self):
+        _ = self.cut  # checks the cut's settings
+
+    @property
+    def cut(self) -> CutConfig:
+        return CutConfig(self.keep_fraction, self.cut_mode, self.per_language,
+                         self.min_language_share)
 
     def allowing_networks(self, networks: tuple[str, ...] = PRIVATE_NETWORKS) -> "CorpusConfig":
         """The same config with fetching allowed into ``networks`` (loopback, private)."""
@@ -73,8 +86,8 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     pairs, annotate_rejects = unique | "Annotate" >> Annotate(config.ocr, config.langid,
                                                                  config.text_gate)
     safe, safety_rejects, safety_actions = pairs | "Safety" >> Safety(config.safety)
-    kept, score_rejects, threshold = safe | "Score" >> Score(
-        config.scorer_spec, config.keep_fraction)
+    kept, score_rejects, threshold, cut = safe | "Score" >> Score(
+        config.scorer_spec, config.cut, config.score_kind)
 
     kept | "WriteCorpus" >> WriteRecords(output, CorpusPair, config.num_shards)
     rejects = (page_rejects, extract_rejects, fetch_rejects, dup_rejects, annotate_rejects,
@@ -94,7 +107,7 @@ def build_corpus(p, inputs: CorpusInputs, output: str, config: CorpusConfig):
     text_sources = (kept | "TextSource" >> beam.Map(lambda pair: pair.text_source)
                     | "CountTextSources" >> beam.combiners.Count.PerElement()
                     | "TextSources" >> beam.combiners.ToDict())
-    counts | "Stats" >> WriteStats(output, {"score_threshold": threshold,
+    counts | "Stats" >> WriteStats(output, {"score_threshold": threshold, "score_cut": cut,
                                             "text_sources": text_sources,
                                             "ocr_skipped_by_text_gate": not_read,
                                             "safety_actions": safety_actions})

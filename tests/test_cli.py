@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.cli import main, parser
 
-COMMANDS = {"demo", "build", "crawl", "fetch", "filter", "mixture", "train-scorer", "train", "predict",
+COMMANDS = {"demo", "build", "crawl", "fetch", "filter", "score", "mixture", "train-scorer", "train", "predict",
             "eval", "metrics", "eval-langid", "eval-ocr", "params"}
 
 

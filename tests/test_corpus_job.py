@@ -72,7 +72,12 @@ def test_global_top_ten_percent_written(corpus):
     pairs = read_records(out, CorpusPair)
     scored = stats["stages"]["score"]["seen"]
     assert len(pairs) == stats["stages"]["score"]["kept"]
-    assert max(1, int(0.1 * scored)) <= len(pairs) <= math.ceil(0.1 * scored)
+    assert len(pairs) == math.floor(0.1 * scored + 0.5)  # the exact cut: round half up
+    cut = stats["score_cut"]
+    assert (cut["mode"], cut["thresholds"]) == ("exact", {"all": stats["score_threshold"]})
+    assert sum(cut["kept_per_language"].values()) == len(pairs)
+    assert cut["kept_per_language"] == {
+        lang: sum(p.lang == lang for p in pairs) for lang in cut["seen_per_language"]}
     threshold = stats["score_threshold"]
     rejects = pq.read_table(glob.glob(f"{out}/rejects/*.parquet")).to_pylist()
     below = [float(r["detail"]) for r in rejects if r["reason"] == "below_score_threshold"]

@@ -69,3 +69,16 @@ def test_portable_runner_with_external_workers_matches_direct(
     # 0.69069773 on the DirectRunner): the threshold agrees to 1e-6, every count exactly.
     assert stats.pop("score_threshold") == pytest.approx(direct.pop("score_threshold"), abs=1e-6)
     assert stats == direct
+
+
+def test_exact_cut_is_the_same_on_the_portable_runner(portable_services):
+    """100k scores, exactly the top 10 %, with every step on workers in other processes."""
+    from tests.test_score_cut import CutConfig, _pairs, exact_top, run_cut
+
+    job_port, pool_port = portable_services
+    options = PipelineOptions([
+        "--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
+        "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"])
+    pairs = _pairs(100_000)
+    run_cut([pairs[i:i + 10_000] for i in range(0, len(pairs), 10_000)], CutConfig(0.1),
+            exact_top(pairs, 0.1), options=options)

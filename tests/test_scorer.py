@@ -61,23 +61,23 @@ def test_bad_specs_fail_clearly(tmp_path):
         load_scorer(f"openwebli-tiny2:{tmp_path}/missing.pt", device="cpu")
 
 
-def _cosines_by_open_clip(checkpoint: str, images, texts) -> np.ndarray:
-    """Cosine of each (image, text) computed from open_clip's own model, apart from Scorer."""
+def _scores_by_open_clip(name: str, checkpoint: str | None, images, texts) -> np.ndarray:
+    """Each (image, text)'s score from open_clip's own model, apart from Scorer: the SigLIP
+    logit (model(...) returns the scale and bias) when the model has a bias, else the cosine."""
     import open_clip
     import torch
 
-    from pipelines.score.scorer_model import PROJECT_MODEL, register_project_models
+    from pipelines.score.scorer_model import register_project_models
 
     register_project_models()
-    model, _, preprocess = open_clip.create_model_and_transforms(PROJECT_MODEL,
-                                                                 pretrained=checkpoint)
-    tokens = open_clip.get_tokenizer(PROJECT_MODEL)(texts)
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=checkpoint)
+    tokens = open_clip.get_tokenizer(name)(texts)
     with torch.no_grad():
-        image = model.eval().encode_image(torch.stack([preprocess(i) for i in images])).numpy()
-        text = model.encode_text(tokens).numpy()
-    image /= np.linalg.norm(image, axis=1, keepdims=True)
-    text /= np.linalg.norm(text, axis=1, keepdims=True)
-    return (image * text).sum(axis=1)
+        out = model.eval()(torch.stack([preprocess(i) for i in images]), tokens)
+    image, text, scale = out[0].numpy(), out[1].numpy(), float(out[2])
+    cosine = (image * text).sum(axis=1)  # open_clip's forward returns normalised features
+    return cosine * scale + float(out[3]) if len(out) > 3 else cosine
 
 
 @pytest.mark.slow
@@ -97,6 +97,29 @@ def test_a_few_training_steps_save_a_loadable_scorer(tmp_path):
     images = [synthetic.render_sign("OPEN", (96, 64), rng),
               synthetic.render_scene(synthetic.random_scene(rng), (96, 72), rng)]
     texts = ["an open sign", "un cercle rouge sur fond bleu"]
+    assert scorer.kind == "sigmoid"  # trained with the SigLIP loss: it has a logit bias
+    np.testing.assert_allclose(
+        scorer.score(images, texts),
+        _scores_by_open_clip("openwebli-tiny", str(tmp_path / "scorer.pt"), images, texts),
+        rtol=1e-5, atol=1e-4)
+    cosine = load_scorer(f"openwebli-tiny:{tmp_path / 'scorer.pt'}", "cpu", kind="cosine")
+    np.testing.assert_allclose((scorer.score(images, texts) - scorer.bias) / scorer.scale,
+                               cosine.score(images, texts), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_standard_open_clip_config_with_random_weights_scores_by_cosine():
+    """A CLIP architecture (no logit bias: the softmax loss) scores by cosine, and refuses to
+    be scored as SigLIP."""
+    import torch
+
+    rng = random.Random(3)
+    images = [synthetic.render_scene(synthetic.random_scene(rng), (96, 72), rng) for _ in range(2)]
+    texts = ["a red circle", "a street sign that says OPEN"]
+    torch.manual_seed(0)
+    scorer = load_scorer("ViT-S-32", device="cpu")
+    assert scorer.kind == "cosine"
     np.testing.assert_allclose(scorer.score(images, texts),
-                               _cosines_by_open_clip(str(tmp_path / "scorer.pt"), images, texts),
-                               atol=1e-5)
+                               _scores_by_open_clip("ViT-S-32", None, images, texts), atol=1e-5)
+    with pytest.raises(ValueError, match="no logit_bias"):
+        load_scorer("ViT-S-32", device="cpu", kind="sigmoid")

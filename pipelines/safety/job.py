@@ -22,7 +22,7 @@ from schemas import AnnotatedPair, CorpusPair
 RECORD_TYPES = {cls.__name__: cls for cls in (AnnotatedPair, CorpusPair)}
 
 
-def input_record_type(folder: str):
+def input_record_type(folder: str, command: str = "filter"):
     """The record type of a finished folder of pairs; a plain error for anything else."""
     if not is_completed(folder):
         state = "is not finished (no COMPLETED marker)" if FileSystems.exists(folder) else (
@@ -30,8 +30,8 @@ def input_record_type(folder: str):
         raise FileNotFoundError(f"input folder {folder} {state}")
     record = read_json(folder, "info.json").get("record")
     if record not in RECORD_TYPES:
-        raise ValueError(f"{folder} holds {record} records; `openwebli filter` reads folders of "
-                         f"{' or '.join(RECORD_TYPES)} (a corpus folder)")
+        raise ValueError(f"{folder} holds {record} records; `openwebli {command}` reads "
+                         f"folders of {' or '.join(RECORD_TYPES)} (a corpus folder)")
     return RECORD_TYPES[record]
 
 

@@ -3,6 +3,10 @@
 A scorer spec is ``MODEL[:CHECKPOINT]``: MODEL is an open_clip model name (the project's own
 ``openwebli-tiny`` is registered from the JSON beside this file) and CHECKPOINT is a local
 state-dict file or an open_clip pretrained tag (which needs a network to download).
+
+A pair's score is what the model was trained to separate matches by: for a SigLIP model (one
+with a ``logit_bias``) the sigmoid loss's logit, ``exp(logit_scale) · cos + logit_bias``; for a
+CLIP model (softmax loss, no bias) the cosine similarity. ``kind`` forces one or the other.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ PROJECT_MODEL = "openwebli-tiny"  # trained with the SigLIP loss; a name with "s
 _CONFIG = Path(__file__).with_name(f"{PROJECT_MODEL}.json")
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 _SCHEMAS = ("hf-hub:", "local-dir:")  # open_clip names that carry their own weights
+SCORE_KINDS = ("auto", "cosine", "sigmoid")
 
 
 def register_project_models() -> None:
@@ -58,11 +63,13 @@ def _check_name(name: str) -> None:
 
 
 class Scorer:
-    """A loaded open_clip model; ``score`` gives the cosine similarity of each (image, text)."""
+    """A loaded open_clip model; ``score`` gives each (image, text)'s score (``kind``)."""
 
-    def __init__(self, name: str, checkpoint: str, device: str = "cpu"):
+    def __init__(self, name: str, checkpoint: str, device: str = "cpu", kind: str = "auto"):
         import torch
 
+        if kind not in SCORE_KINDS:
+            raise ValueError(f"score kind {kind!r}: one of {', '.join(SCORE_KINDS)}")
         register_project_models()
         _check_name(name)
         if checkpoint and _is_path(checkpoint) and not Path(checkpoint).is_file():
@@ -71,6 +78,12 @@ class Scorer:
                 "`openwebli train-scorer --output DIR` (or `make models`)")
         self.model_name, self.device, self._torch = name, device, torch
         self._load(name, checkpoint)
+        bias = getattr(self.model, "logit_bias", None)
+        if kind == "sigmoid" and bias is None:
+            raise ValueError(f"{name} has no logit_bias (a CLIP model): score it by cosine")
+        self.kind = kind if kind != "auto" else ("sigmoid" if bias is not None else "cosine")
+        self.scale = float(self.model.logit_scale.exp()) if self.kind == "sigmoid" else 1.0
+        self.bias = float(bias) if self.kind == "sigmoid" else 0.0
 
     def _load(self, name: str, checkpoint: str) -> None:
         """The model's weights, preprocessing and tokenizer (the spec is checked by then)."""
@@ -82,7 +95,7 @@ class Scorer:
         self.tokenizer = open_clip.get_tokenizer(name)
 
     def score(self, images, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Cosine similarity of each image with its own text (pairwise, not all against all)."""
+        """The score of each image with its own text (pairwise, not all against all)."""
         if len(images) != len(texts):
             raise ValueError(f"{len(images)} images but {len(texts)} texts")
         out = []
@@ -97,13 +110,14 @@ class Scorer:
         tokens = self.tokenizer(texts).to(self.device)
         img = torch.nn.functional.normalize(self.model.encode_image(pixels), dim=-1)
         txt = torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
-        return (img * txt).sum(-1).float().cpu().numpy()
+        cosine = (img * txt).sum(-1).float().cpu().numpy()
+        return (cosine * self.scale + self.bias).astype(np.float32)
 
 
-def load_scorer(spec: str, device: str | None = None) -> Scorer:
+def load_scorer(spec: str, device: str | None = None, kind: str = "auto") -> Scorer:
     """Load the scorer named by ``spec`` on ``device`` (default: CUDA when present)."""
     import torch
 
     name, checkpoint = parse_spec(spec)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return Scorer(name, checkpoint, device)
+    return Scorer(name, checkpoint, device, kind)
