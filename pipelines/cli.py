@@ -472,7 +472,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
     p.set_defaults(fn=cmd_filter)
     p = sub.add_parser("score", help="a folder of annotated pairs through the score stage "
-                                     "alone: contrastive score and the top-k% cut")
+                                     "alone: contrastive score and the top-k%% cut")
     p.add_argument("--input", required=True, help="folder of pairs (openwebli filter, build)")
     p.add_argument("--output", required=True, help="corpus folder to write")
     _add_score_args(p)

@@ -116,7 +116,8 @@ class AnnotatedPair(ImageRecord):
 
 @dataclasses.dataclass(**_RECORD)
 class CorpusPair(AnnotatedPair):
-    """An annotated pair with its contrastive score (cosine similarity of image and alt text)."""
+    """An annotated pair with its contrastive score of image and alt text: a SigLIP model's sigmoid
+    logit, or a CLIP model's cosine similarity (``pipelines/score/scorer_model.py``)."""
 
     score: float
 
