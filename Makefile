@@ -66,6 +66,7 @@ bench: models ## run the benchmarks (installs nginx-light); results in benchmark
 	$(PY) -m benchmarks.decode_bench
 	$(PY) -m benchmarks.learn_bench
 	$(PY) -m benchmarks.safety_bench
+	$(PY) -m benchmarks.score_bench
 
 clean: ## remove the venv, caches and runs
 	rm -rf $(VENV) $(CACHE) runs

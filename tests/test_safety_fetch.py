@@ -135,3 +135,22 @@ def test_a_malformed_list_is_a_clear_error_before_any_job(tmp_path, capsys):
     assert main(["fetch", "--url-list", str(listing), "--output", str(tmp_path / "out"),
                  "--block-hashes", str(listing)]) == 2
     assert f"{listing}:1: a sha256 is 64 hex digits" in capsys.readouterr().err
+
+
+def test_a_crawled_encyclopaedia_page_gives_its_captioned_thumbnails_as_pairs(tmp_path):
+    """Through the crawl job over loopback: every thumbnail (empty alt, a real caption)
+    becomes a candidate whose text is its caption, flagged text_source = caption."""
+    from schemas import Candidate
+    from tests.test_extract import _encyclopaedia_page
+
+    captions = ["The old harbour at low tide", "A fishing boat leaving at dawn",
+                "Nets drying on the quay", "The harbour in winter"]
+    requests = Requests({})
+    page = _encyclopaedia_page(captions).encode()
+    with serve({"/wiki/Harbour": requests.route(page, "text/html")}) as base:
+        crawled = tmp_path / "crawled"
+        assert main(["crawl", "--seeds", f"{base}/wiki/Harbour", "--output", str(crawled),
+                     "--allow-private-networks"]) == 0
+    candidates = read_records(str(crawled), Candidate)
+    assert sorted((c.alt_text, c.text_source) for c in candidates) == sorted(
+        (c, "caption") for c in captions)

@@ -25,6 +25,9 @@ def test_held_out_auc(scorer):
     assert metrics["auc"] >= 0.9, metrics
     assert set(metrics["auc_per_language"]) == set(synthetic.LANGS)
     assert min(metrics["auc_per_language"].values()) >= 0.85, metrics
+    # Retrieval among the held-out contents: measured image→text R@1 0.378 on the 1,200
+    # pairs of seed 1000 (135 contents, about 9 captions each: chance ≈ 0.0075).
+    assert metrics["retrieval"]["image_to_text"]["R@1"] >= 0.15, metrics
 
 
 @pytest.mark.slow
