@@ -452,6 +452,15 @@ def _add_decoding_args(p):
                                                                  "the config's max_target_len)")
 
 
+def _add_folder_args(p, input_help: str, output_help: str, *add_options) -> None:
+    """A one-stage job's folders, its options, and --force."""
+    p.add_argument("--input", required=True, help=input_help)
+    p.add_argument("--output", required=True, help=output_help)
+    for add in add_options:
+        add(p)
+    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="openwebli", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -464,18 +473,13 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_build)
     p = sub.add_parser("filter", help="a corpus folder through the safety stage alone: hash "
                                       "lists, opt-outs, unsafe text, personal data, faces")
-    p.add_argument("--input", required=True, help="corpus folder (openwebli build)")
-    p.add_argument("--output", required=True, help="folder to write")
-    _add_list_args(p)
-    _add_safety_args(p)
-    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+    _add_folder_args(p, "corpus folder (openwebli build)", "folder to write",
+                     _add_list_args, _add_safety_args)
     p.set_defaults(fn=cmd_filter)
     p = sub.add_parser("score", help="a folder of annotated pairs through the score stage "
                                      "alone: contrastive score and the top-k%% cut")
-    p.add_argument("--input", required=True, help="folder of pairs (openwebli filter, build)")
-    p.add_argument("--output", required=True, help="corpus folder to write")
-    _add_score_args(p)
-    p.add_argument("--force", action="store_true", help="rebuild a COMPLETED folder")
+    _add_folder_args(p, "folder of pairs (openwebli filter, build)", "corpus folder to write",
+                     _add_score_args)
     p.set_defaults(fn=cmd_score)
     p = sub.add_parser("crawl", help="seeds, web archives, URL lists → candidates to fetch and "
                                      "images taken from the archives (Beam job)")
