@@ -77,7 +77,7 @@ def _image_config(args):
     fetch = FetchConfig(user_agent=args.user_agent, host_interval=args.host_interval,
                         max_per_host=args.max_per_host,
                         allowed_networks=PRIVATE_NETWORKS if args.allow_private_networks else (),
-                        opt_out=tuple(args.opt_out or ()))
+                        opt_out=tuple(args.opt_out or ()), ai_txt=args.ai_txt)
     rules = ImageRules(image_size=args.image_size, resize_mode=args.resize_mode)
     config = ImageFetchConfig(fetch=fetch, rules=rules, threads=args.threads,
                               decode_threads=args.decode_threads,
@@ -391,6 +391,9 @@ def _add_image_args(p):
                    help="requests in flight to one host at once, per worker (0: no limit)")
     p.add_argument("--allow-private-networks", action="store_true",
                    help="let the fetcher reach loopback/private addresses (tests, demo)")
+    p.add_argument("--ai-txt", action="store_true",
+                   help="also honour each image host's ai.txt (robots.txt syntax; one more "
+                        "request per host)")
     _add_list_args(p)
 
 
@@ -406,6 +409,7 @@ def _add_list_args(p):
     p.add_argument("--opt-out", nargs="+", metavar="FILE",
                    help="opt-out lists, one domain or http(s) URL prefix a line: never "
                         "requested, never kept")
+
 
 
 def _add_safety_args(p):

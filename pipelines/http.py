@@ -71,6 +71,9 @@ class FetchConfig:
     # Opt-out list files (quality_filters.safety.OptOutList: domains and URL prefixes): no
     # request, redirects and robots.txt included, ever goes to a URL they list.
     opt_out: tuple[str, ...] = ()
+    # Also honour each image host's ai.txt (one more request per host a day; off by default:
+    # few sites have one, and it is not a standard).
+    ai_txt: bool = False
 
 
 def check_address(url: str, allowed_networks: tuple[str, ...] = ()) -> str:

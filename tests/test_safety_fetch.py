@@ -154,3 +154,25 @@ def test_a_crawled_encyclopaedia_page_gives_its_captioned_thumbnails_as_pairs(tm
     candidates = read_records(str(crawled), Candidate)
     assert sorted((c.alt_text, c.text_source) for c in candidates) == sorted(
         (c, "caption") for c in captions)
+
+
+def test_ai_txt_is_honoured_when_asked(photos, tmp_path, capsys):
+    """A site whose ai.txt disallows JPEGs: with --ai-txt its .jpg images are rejected as
+    ai_txt_disallowed and never requested; its PNG is fetched. Without the flag, ai.txt is
+    not read."""
+    served, _ = photos
+    png = io.BytesIO()
+    Image.open(io.BytesIO(served["kept.jpg"])).save(png, "PNG")
+    requests = Requests(served)
+    routes = {"/img/a.jpg": requests.route(served["kept.jpg"], "image/jpeg"),
+              "/img/b.png": requests.route(png.getvalue(), "image/png"),
+              "/ai.txt": requests.route(b"User-Agent: *\nDisallow: *.jpg\n", "text/plain"),
+              "/index.html": requests.route(_page(["/img/a.jpg", "/img/b.png"]), "text/html")}
+    with serve(routes) as base:
+        _, fetched = _crawl_and_fetch(base, tmp_path, ["--ai-txt"])
+        assert "fetch            2       1         1  ai_txt_disallowed=1" in capsys.readouterr().out
+        assert [p for _, p in requests.seen if p.startswith("/img/")] == ["/img/b.png"]
+        requests.seen.clear()
+        _crawl_and_fetch(base, tmp_path / "plain", [])
+    assert "/ai.txt" not in [p for _, p in requests.seen]
+    assert "fetch            2       2         0" in capsys.readouterr().out

@@ -2,6 +2,10 @@
 
 A 4xx answer for robots.txt means everything is allowed; a 5xx answer or an unreachable host
 means everything is disallowed (RFC 9309 §2.3.1.3–4).
+
+The same cache reads ``ai.txt`` (Spawning's robots.txt-syntax file of AI-training opt-outs,
+e.g. ``Disallow: *.jpg``) with ``path="/ai.txt"``: a file that is missing, failing or
+unreachable allows everything, since most sites have none.
 """
 from __future__ import annotations
 
@@ -25,8 +29,11 @@ class RobotsCache:
     every ``max_age`` seconds. At most ``max_hosts`` origins are kept; past that, the one used
     longest ago is dropped (a long crawl meets more hosts than it needs to remember)."""
 
-    def __init__(self, fetcher: Fetcher, max_hosts: int = 10_000, max_age: float = MAX_AGE):
+    def __init__(self, fetcher: Fetcher, max_hosts: int = 10_000, max_age: float = MAX_AGE,
+                 path: str = "/robots.txt"):
         self.fetcher = fetcher
+        self.path = path
+        self._on_failure = _DISALLOW_ALL if path == "/robots.txt" else _ALLOW_ALL
         self.max_hosts = max_hosts
         self.max_age = max_age
         self._rules: collections.OrderedDict[str, tuple[Protego, float]] = collections.OrderedDict()
@@ -73,11 +80,11 @@ class RobotsCache:
 
     def _fetch(self, origin: str) -> Protego:
         try:
-            resp = self.fetcher.get(origin + "/robots.txt")
+            resp = self.fetcher.get(origin + self.path)
         except FetchError:
-            return _DISALLOW_ALL
+            return self._on_failure
         if 400 <= resp.status < 500:
             return _ALLOW_ALL
         if resp.status >= 500:
-            return _DISALLOW_ALL
+            return self._on_failure
         return Protego.parse(resp.body.decode("utf-8", errors="replace"))

@@ -30,8 +30,8 @@ def load_block_hashes(config: ImageFetchConfig) -> HashList:
     return HashList.from_files(config.block_hashes, config.phash_distance, read=read_text)
 
 
-def fetch_response(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache
-                   ) -> Response | Rejection:
+def fetch_response(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache,
+                   ai_txt: RobotsCache | None = None) -> Response | Rejection:
     """The candidate's image response, if no opt-out list names it, robots.txt allows it and
     the fetch succeeds."""
     entry = fetcher.opted_out(candidate.image_url) or fetcher.opted_out(candidate.page_url)
@@ -39,6 +39,8 @@ def fetch_response(candidate: Candidate, fetcher: Fetcher, robots: RobotsCache
         return Rejection.of(candidate, "fetch", "opted_out", entry)
     if not robots.allowed(candidate.image_url):
         return Rejection.of(candidate, "fetch", "robots_disallowed")
+    if ai_txt is not None and not ai_txt.allowed(candidate.image_url):
+        return Rejection.of(candidate, "fetch", "ai_txt_disallowed")
     try:
         return fetcher.get(candidate.image_url)
     except FetchError as e:

@@ -40,6 +40,7 @@ class FetchImagesFn(beam.DoFn):
     def setup(self):
         self.fetcher = Fetcher(self.config.fetch, pool_size=self.config.threads)
         self.robots = RobotsCache(self.fetcher)
+        self.ai_txt = RobotsCache(self.fetcher, path="/ai.txt") if self.config.fetch.ai_txt else None
         self.blocked = load_block_hashes(self.config)
         # Threads only: OpenCV, imagecodecs and Pillow release the GIL while they decode,
         # resize and encode; a pool of decode processes beside the threads measured no faster
@@ -70,7 +71,7 @@ class FetchImagesFn(beam.DoFn):
 
     def _fetch(self, candidate, timestamp, window):
         try:
-            result = fetch_response(candidate, self.fetcher, self.robots)
+            result = fetch_response(candidate, self.fetcher, self.robots, self.ai_txt)
             if not isinstance(result, Rejection):
                 result = self.decoders.submit(
                     image_from_response, candidate, result.status, result.headers, result.body,
