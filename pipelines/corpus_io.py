@@ -85,6 +85,23 @@ def read_parquet_records(p, label: str, patterns: list[str], record_cls):
             | f"To{label}" >> beam.Map(functools.partial(from_row, record_cls)))
 
 
+def input_record_type(folder: str, command: str):
+    """The record type (AnnotatedPair or CorpusPair) of a finished folder of pairs that
+    ``openwebli <command>`` reads; a plain error for anything else."""
+    from schemas import AnnotatedPair, CorpusPair
+
+    types = {cls.__name__: cls for cls in (AnnotatedPair, CorpusPair)}
+    if not is_completed(folder):
+        state = "is not finished (no COMPLETED marker)" if FileSystems.exists(folder) else (
+            "does not exist")
+        raise FileNotFoundError(f"input folder {folder} {state}")
+    record = read_json(folder, "info.json").get("record")
+    if record not in types:
+        raise ValueError(f"{folder} holds {record} records; `openwebli {command}` reads "
+                         f"folders of {' or '.join(types)} (a corpus folder)")
+    return types[record]
+
+
 def read_records(folder: str, record_cls) -> list:
     """All records of a finished local folder (for tests, the mixture driver and reports)."""
     files = sorted(f for f in os.listdir(folder) if f.startswith("part-"))

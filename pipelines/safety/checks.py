@@ -61,10 +61,17 @@ class Lists:
                    TermList.from_files(config.unsafe_terms, config.default_terms, read_text))
 
 
+_TEXT_FIELDS = ("alt_text", "page_title", "context_text", "ocr_text")  # the checked texts
+
+
+def _lang_of(pair: AnnotatedPair, field: str) -> str:
+    return {"alt_text": pair.lang, "page_title": pair.page_lang or pair.lang,
+            "context_text": pair.context_lang, "ocr_text": pair.ocr_lang}[field]
+
+
 def _texts(pair: AnnotatedPair) -> tuple[tuple[str, str], ...]:
     """(text, its language) of each text of the pair that is checked."""
-    return ((pair.alt_text, pair.lang), (pair.page_title, pair.page_lang or pair.lang),
-            (pair.context_text, pair.context_lang), (pair.ocr_text, pair.ocr_lang))
+    return tuple((getattr(pair, f), _lang_of(pair, f)) for f in _TEXT_FIELDS)
 
 
 def _redacted(pair: AnnotatedPair, counts: dict[str, int]) -> AnnotatedPair:
@@ -78,11 +85,8 @@ def _redacted(pair: AnnotatedPair, counts: dict[str, int]) -> AnnotatedPair:
 
     lines = [dataclasses.replace(line, text=clean(line.text, pair.ocr_lang))
              for line in pair.ocr_lines]
-    return dataclasses.replace(
-        pair, alt_text=clean(pair.alt_text, pair.lang),
-        page_title=clean(pair.page_title, pair.page_lang or pair.lang),
-        context_text=clean(pair.context_text, pair.context_lang),
-        ocr_lines=lines, ocr_text=clean(pair.ocr_text, pair.ocr_lang))
+    texts = {f: clean(getattr(pair, f), _lang_of(pair, f)) for f in _TEXT_FIELDS}
+    return dataclasses.replace(pair, ocr_lines=lines, **texts)
 
 
 def check_pair(pair: AnnotatedPair, lists: Lists, config: SafetyConfig,

@@ -13,27 +13,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
-from pipelines.corpus_io import (WriteRecords, WriteRejects, check_not_inside, is_completed,
-                                 read_json, read_parquet_records, run_to_folder)
+from pipelines.corpus_io import (WriteRecords, WriteRejects, check_not_inside,
+                                 input_record_type, read_parquet_records, run_to_folder)
 from pipelines.safety.checks import STAGE, SafetyConfig
 from pipelines.safety.transforms import Safety
-from schemas import AnnotatedPair, CorpusPair
-
-RECORD_TYPES = {cls.__name__: cls for cls in (AnnotatedPair, CorpusPair)}
-
-
-def input_record_type(folder: str, command: str = "filter"):
-    """The record type of a finished folder of pairs; a plain error for anything else."""
-    if not is_completed(folder):
-        state = "is not finished (no COMPLETED marker)" if FileSystems.exists(folder) else (
-            "does not exist")
-        raise FileNotFoundError(f"input folder {folder} {state}")
-    record = read_json(folder, "info.json").get("record")
-    if record not in RECORD_TYPES:
-        raise ValueError(f"{folder} holds {record} records; `openwebli {command}` reads "
-                         f"folders of {' or '.join(RECORD_TYPES)} (a corpus folder)")
-    return RECORD_TYPES[record]
-
 
 def build_filter(p, input_folder: str, output: str, config: SafetyConfig, record_cls) -> None:
     pairs = read_parquet_records(p, "Pairs", [FileSystems.join(input_folder, "part-*.parquet")],
@@ -48,7 +31,7 @@ def build_filter(p, input_folder: str, output: str, config: SafetyConfig, record
 def run_filter_job(input_folder: str, output: str, config: SafetyConfig,
                    options: PipelineOptions | None = None, force: bool = False) -> dict:
     """Run the safety job to completion and return its stats; skip a finished folder."""
-    record_cls = input_record_type(input_folder)
+    record_cls = input_record_type(input_folder, "filter")
     check_not_inside(output, [input_folder])
     return run_to_folder(output, record_cls,
                          {"input": input_folder, "safety": dataclasses.asdict(config)},

@@ -32,7 +32,7 @@ class SafetyFn(beam.DoFn):
             result, counts = Rejection.of(pair, STAGE, "undecodable", str(e)), {}
         for name, n in counts.items():
             yield beam.pvalue.TaggedOutput(ACTIONS, (name, n))
-        yield beam.pvalue.TaggedOutput(REJECTED, result) if isinstance(result, Rejection) else result
+        yield routed(result)
 
 
 class NsfwHandler(ModelHandler):

@@ -16,8 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.accounting import WriteStats, count_stage
 from pipelines.corpus_io import (WriteRecords, WriteRejects, check_not_inside,
-                                 read_parquet_records, run_to_folder)
-from pipelines.safety.job import input_record_type
+                                 input_record_type, read_parquet_records, run_to_folder)
 from pipelines.score.cut import CutConfig
 from pipelines.score.transforms import Score
 from schemas import AnnotatedPair, CorpusPair

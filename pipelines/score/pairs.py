@@ -62,7 +62,7 @@ def _open(data: bytes | Path) -> Image.Image:
 
 def _corpus(folder: Path) -> list[Example]:
     from pipelines.corpus_io import read_records
-    from pipelines.safety.job import input_record_type
+    from pipelines.corpus_io import input_record_type
 
     record_cls = input_record_type(str(folder), "train-scorer --pairs")
     return [Example(_open(p.image_bytes), p.alt_text, p.lang, p.sha256)
